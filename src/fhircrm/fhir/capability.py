@@ -1,0 +1,117 @@
+"""``GET /fhir/metadata``: a CapabilityStatement listing exactly what works.
+
+Built from the same registry the search compiler uses, so a parameter is published if and only if it is indexed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from fastapi import APIRouter, Request
+
+from fhircrm import __version__
+from fhircrm.fhir.negotiation import base_url, check_format
+from fhircrm.fhir.outcomes import FhirResponse
+from fhircrm.fhir.resource_types import RESOURCE_TYPES
+from fhircrm.fhir.search.registry import registry
+
+router = APIRouter()
+
+INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
+SEARCH_PARAM_TYPES = ("token", "string", "date", "reference", "number", "quantity", "uri")
+#: Operations available per resource type (name, canonical definition).
+OPERATIONS: dict[str, list[tuple[str, str]]] = {
+    "Patient": [("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything")],
+}
+COMMON_PARAMS = [
+    {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
+    {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
+]
+
+
+@cache
+def _resources() -> tuple[dict, ...]:
+    out = []
+    for resource_type in RESOURCE_TYPES:
+        params = registry().params(resource_type)
+        reference_codes = sorted(c for c, p in params.items() if p.type == "reference")
+        entry: dict = {
+            "type": resource_type,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+            "interaction": [{"code": code} for code in INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": "multiple",
+            "referencePolicy": ["literal", "logical"],
+            "searchInclude": ["*", *(f"{resource_type}:{c}" for c in reference_codes)],
+            "searchRevInclude": [],
+            "searchParam": COMMON_PARAMS
+            + [
+                {"name": code, "type": p.type, "definition": p.url}
+                for code, p in sorted(params.items())
+                if code not in ("_id", "_lastUpdated")
+            ],
+        }
+        if resource_type in OPERATIONS:
+            entry["operation"] = [{"name": n, "definition": d} for n, d in OPERATIONS[resource_type]]
+        out.append(entry)
+    revincludes: dict[str, list[str]] = {}
+    for resource_type in RESOURCE_TYPES:
+        for code, p in registry().params(resource_type).items():
+            if p.type == "reference":
+                for target in p.targets or RESOURCE_TYPES:
+                    revincludes.setdefault(target, []).append(f"{resource_type}:{code}")
+    for entry in out:
+        entry["searchRevInclude"] = sorted(revincludes.get(entry["type"], []))
+    return tuple(out)
+
+
+def capability_statement(base: str, *, security: dict | None = None) -> dict:
+    rest: dict = {
+        "mode": "server",
+        "documentation": "fhircrm FHIR R4 API: engagement state (Communication, Task, ...) and the EHR mirror",
+        "resource": list(_resources()),
+        "interaction": [
+            {"code": "transaction"},
+            {"code": "batch"},
+            {"code": "history-system"},
+            {"code": "search-system"},
+        ],
+        "searchParam": COMMON_PARAMS,
+    }
+    if security:
+        rest["security"] = security
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-27",
+        "publisher": "fhircrm",
+        "kind": "instance",
+        "software": {"name": "fhircrm", "version": __version__},
+        "implementation": {"description": "fhircrm patient engagement server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [rest],
+    }
+
+
+@router.get("/metadata", summary="CapabilityStatement")
+async def metadata(request: Request) -> FhirResponse:
+    check_format(request)
+    security = getattr(request.app.state, "capability_security", None)
+    return FhirResponse(capability_statement(base_url(request), security=security))

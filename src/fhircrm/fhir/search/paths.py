@@ -1,0 +1,154 @@
+"""Compile the simple FHIRPath expressions of search parameters into fast Python extractors.
+
+Most R4 search expressions are unions of plain paths with an occasional ``.where(resolve() is Type)``,
+``.where(field='literal')``, ``as Type`` or ``.as(Type)``. Those compile to small closures over JSON dicts,
+about fifty times faster than interpreting FHIRPath. Anything else falls back to fhirpathpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.models import models as fhirpath_models
+
+from fhircrm.fhir.search.registry import _split_union
+
+log = logging.getLogger(__name__)
+
+Extractor = Callable[[dict], list[Any]]
+Step = Callable[[Iterable[Any]], list[Any]]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WHERE_RESOLVE = re.compile(r"^where\(resolve\(\) is ([A-Z][A-Za-z]+)\)$")
+_WHERE_EQUALS = re.compile(r"^where\(([a-z][A-Za-z]*) ?= ?'([^']*)'\)$")
+_AS_FUNCTION = re.compile(r"^(?:as|ofType)\(([A-Za-z]+)\)$")
+_AS_OPERATOR = re.compile(r"^\((.+) as ([A-Za-z]+)\)$")
+
+
+def _split_steps(path: str) -> list[str]:
+    steps, depth, start = [], 0, 0
+    for i, ch in enumerate(path):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "." and depth == 0:
+            steps.append(path[start:i])
+            start = i + 1
+    steps.append(path[start:])
+    return steps
+
+
+def _children(items: Iterable[Any], name: str) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, dict):
+            value = item.get(name)
+            if value is None:
+                # A choice element (value[x]) named without its type: take whichever type is present.
+                for key, candidate in item.items():
+                    if key.startswith(name) and len(key) > len(name) and key[len(name)].isupper():
+                        value = candidate
+                        break
+            if value is None:
+                continue
+            if isinstance(value, list):
+                out.extend(value)
+            else:
+                out.append(value)
+    return out
+
+
+def _typed_child(items: Iterable[Any], name: str, type_name: str) -> list[Any]:
+    """``(X.value as Quantity)``: the JSON key is ``valueQuantity``."""
+    key = name + type_name[0].upper() + type_name[1:]
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, dict) and key in item:
+            value = item[key]
+            out.extend(value if isinstance(value, list) else [value])
+    return out
+
+
+def _is_reference_to(value: Any, type_name: str) -> bool:
+    if not isinstance(value, dict):
+        return False
+    ref = value.get("reference", "")
+    if ref.startswith(f"{type_name}/") or f"/{type_name}/" in ref:
+        return True
+    return value.get("type") == type_name
+
+
+def _compile_path(path: str, resource_type: str) -> Extractor | None:
+    """A plain path with simple filters, or None when it needs real FHIRPath."""
+    path = path.strip()
+    cast: str | None = None
+    matched = _AS_OPERATOR.match(path)
+    if matched:
+        path, cast = matched.group(1).strip(), matched.group(2)
+    steps = _split_steps(path)
+    head = steps.pop(0)
+    if head not in (resource_type, "Resource", "DomainResource") or not steps:
+        return None
+    compiled: list[Step] = []
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
+        if _IDENT.match(step):
+            if cast and last:
+                compiled.append(lambda items, n=step, t=cast: _typed_child(items, n, t))
+            else:
+                compiled.append(lambda items, n=step: _children(items, n))
+            continue
+        if m := _WHERE_RESOLVE.match(step):
+            compiled.append(lambda items, t=m.group(1): [i for i in items if _is_reference_to(i, t)])
+        elif m := _WHERE_EQUALS.match(step):
+            compiled.append(
+                lambda items, f=m.group(1), v=m.group(2): [i for i in items if isinstance(i, dict) and i.get(f) == v]
+            )
+        elif (m := _AS_FUNCTION.match(step)) and compiled and _IDENT.match(steps[index - 1]):
+            # X.value.as(Quantity): replace the previous step with the typed child.
+            compiled[-1] = lambda items, n=steps[index - 1], t=m.group(1): _typed_child(items, n, t)
+        else:
+            return None
+
+    def extract(resource: dict) -> list[Any]:
+        items: list[Any] = [resource]
+        for run in compiled:
+            items = run(items)
+            if not items:
+                return []
+        return items
+
+    return extract
+
+
+def _fhirpath_fallback(expression: str) -> Extractor:
+    try:
+        evaluate = fhirpathpy.compile(expression, fhirpath_models["r4"])
+    except Exception:  # an expression fhirpathpy cannot parse: index nothing rather than fail writes
+        log.warning("search expression not supported by fhirpathpy: %s", expression)
+        return lambda _resource: []
+
+    def extract(resource: dict) -> list[Any]:
+        try:
+            return list(evaluate(resource, {}))
+        except Exception:
+            return []
+
+    return extract
+
+
+def compile_expression(expression: str, resource_type: str) -> tuple[Extractor, bool]:
+    """Return an extractor for ``expression`` and whether it was compiled to the fast form."""
+    parts = _split_union(expression)
+    fast = [_compile_path(p, resource_type) for p in parts]
+    if all(f is not None for f in fast):
+        extractors = [f for f in fast if f is not None]
+        if len(extractors) == 1:
+            return extractors[0], True
+        return (lambda r: [v for f in extractors for v in f(r)]), True
+    return _fhirpath_fallback(expression), False

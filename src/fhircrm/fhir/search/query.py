@@ -1,0 +1,280 @@
+"""Parse a FHIR search query string into filters and result controls.
+
+``Appointment?date=ge2024-01-01&patient:Patient.identifier=x&_has:Task:focus:status=ready&_sort=-date`` becomes
+a ``SearchQuery``: a list of ``Filter`` (ANDed; each holds ORed values) and the result parameters.
+Unknown parameters are collected in ``ignored`` (left out of the self link) or refused under
+``Prefer: handling=strict``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fhircrm.errors import BadRequest, UnknownParameter
+from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
+from fhircrm.fhir.search.registry import SearchParam, registry
+
+RESULT_PARAMS = frozenset(
+    {
+        "_count",
+        "_offset",
+        "_sort",
+        "_include",
+        "_revinclude",
+        "_summary",
+        "_elements",
+        "_total",
+        "_contained",
+        "_containedType",
+        "_format",
+        "_pretty",
+    }
+)
+SPECIAL_FILTERS = {
+    "_id": "token",
+    "_lastUpdated": "date",
+}
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+SUMMARY_MODES = frozenset({"true", "false", "count", "text", "data"})
+TOTAL_MODES = frozenset({"none", "estimate", "accurate"})
+_SPLIT_COMMA = re.compile(r"(?<!\\),")
+
+
+def split_values(value: str) -> list[str]:
+    """Comma means OR; ``\\,`` is a literal comma."""
+    return [v.replace("\\,", ",") for v in _SPLIT_COMMA.split(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """One link of a chain: follow ``param`` (a reference) to resources of ``target_type``."""
+
+    param: SearchParam
+    target_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """``param[:modifier]=v1,v2`` (after following ``chain`` or a reverse ``has`` link)."""
+
+    resource_type: str  # the type ``param`` belongs to (after chaining)
+    code: str
+    type: str  # token | string | date | reference | number | quantity | uri
+    param: SearchParam | None  # None for _id / _lastUpdated (columns of the resource table)
+    modifier: str | None
+    values: tuple[str, ...]
+    chain: tuple[Chain, ...] = ()
+    has: tuple[tuple[str, SearchParam], ...] = ()  # (_has type, its reference parameter), outermost first
+    raw_name: str = ""
+    raw_value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    source_type: str
+    param: str  # a reference parameter code of source_type, or "*"
+    target_type: str | None
+    iterate: bool
+    reverse: bool
+
+
+@dataclass(slots=True)
+class SearchQuery:
+    resource_type: str | None  # None for a system-level search
+    filters: list[Filter] = field(default_factory=list)
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (code, descending)
+    count: int | None = None
+    offset: int = 0
+    includes: list[Include] = field(default_factory=list)
+    summary: str | None = None
+    elements: tuple[str, ...] = ()
+    total: str | None = None
+    ignored: list[str] = field(default_factory=list)
+    #: the (name, value) pairs that were understood, for the self and paging links
+    used: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _param(resource_type: str, code: str) -> SearchParam | None:
+    return registry().get(resource_type, code)
+
+
+def _chain_targets(param: SearchParam, type_modifier: str | None, next_code: str) -> tuple[str, ...]:
+    if type_modifier:
+        if param.targets and type_modifier not in param.targets:
+            raise BadRequest(f"{param.code} cannot refer to {type_modifier}")
+        return (type_modifier,)
+    targets = tuple(t for t in param.targets if _param(t, next_code) or next_code in SPECIAL_FILTERS)
+    if not targets:
+        raise BadRequest(f"no target type of {param.code} has a search parameter {next_code}")
+    return targets
+
+
+def _parse_has(resource_type: str, name: str, value: str) -> Filter:
+    # _has:Type:refParam:param[:modifier] (nesting allowed: _has:A:ref:_has:B:ref2:param)
+    parts = name.split(":")
+    has: list[tuple[str, SearchParam]] = []
+    target = resource_type
+    while parts and parts[0] == "_has":
+        if len(parts) < 4:
+            raise BadRequest(f"malformed _has parameter: {name}")
+        source_type, ref_code = parts[1], parts[2]
+        if source_type not in RESOURCE_TYPE_SET:
+            raise BadRequest(f"unknown resource type in _has: {source_type}")
+        ref = _param(source_type, ref_code)
+        if ref is None or ref.type != "reference":
+            raise BadRequest(f"{source_type}.{ref_code} is not a reference search parameter")
+        has.append((source_type, ref))
+        target = source_type
+        parts = parts[3:]
+    inner = _parse_filter(target, ":".join(parts), value)
+    if inner is None:
+        raise BadRequest(f"unknown search parameter in _has: {':'.join(parts)}")
+    return Filter(
+        resource_type=inner.resource_type,
+        code=inner.code,
+        type=inner.type,
+        param=inner.param,
+        modifier=inner.modifier,
+        values=inner.values,
+        chain=inner.chain,
+        has=tuple(has),
+        raw_name=name,
+        raw_value=value,
+    )
+
+
+def _parse_filter(resource_type: str, name: str, value: str) -> Filter | None:
+    if name.startswith("_has:"):
+        return _parse_has(resource_type, name, value)
+    head, _, rest = name.partition(".")
+    code, _, modifier = head.partition(":")
+    modifier = modifier or None
+    if rest:  # chained: ref[:Type].next
+        param = _param(resource_type, code)
+        if param is None:
+            return None
+        if param.type != "reference":
+            raise BadRequest(f"{code} is not a reference parameter and cannot be chained")
+        next_code = rest.split(".", 1)[0].split(":", 1)[0]
+        targets = _chain_targets(param, modifier, next_code)
+        inner = None
+        for target in targets:  # every target must understand the rest of the chain
+            inner = _parse_filter(target, rest, value)
+            if inner is None:
+                raise BadRequest(f"unknown search parameter {rest} on {target}")
+        assert inner is not None
+        return Filter(
+            resource_type=inner.resource_type,
+            code=inner.code,
+            type=inner.type,
+            param=inner.param,
+            modifier=inner.modifier,
+            values=inner.values,
+            chain=(Chain(param, targets), *inner.chain),
+            raw_name=name,
+            raw_value=value,
+        )
+    if code in SPECIAL_FILTERS:
+        param_type, param = SPECIAL_FILTERS[code], None
+    else:
+        param = _param(resource_type, code)
+        if param is None:
+            return None
+        param_type = param.type
+    if modifier == "missing" and value not in ("true", "false"):
+        raise BadRequest(f"{name} takes true or false")
+    values = tuple(split_values(value))
+    if any(v == "" for v in values) and modifier != "missing":
+        raise BadRequest(f"empty value in search parameter {name}")
+    return Filter(
+        resource_type=resource_type,
+        code=code,
+        type=param_type,
+        param=param,
+        modifier=modifier,
+        values=values,
+        raw_name=name,
+        raw_value=value,
+    )
+
+
+def _int(name: str, value: str, *, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number", expression=name) from None
+    if number < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}", expression=name)
+    return number
+
+
+def _parse_include(name: str, value: str, resource_type: str | None) -> Include:
+    reverse = name.startswith("_revinclude")
+    iterate = name.endswith(":iterate") or name.endswith(":recurse")
+    parts = value.split(":")
+    if len(parts) < 2 or len(parts) > 3:
+        if value == "*" and resource_type and not reverse:
+            return Include(resource_type, "*", None, iterate, reverse)
+        raise BadRequest(f"{name} takes Type:param[:target], got {value!r}")
+    source, code = parts[0], parts[1]
+    target = parts[2] if len(parts) == 3 else None
+    if source not in RESOURCE_TYPE_SET:
+        raise BadRequest(f"unknown resource type in {name}: {source}")
+    if code != "*":
+        param = _param(source, code)
+        if param is None or param.type != "reference":
+            raise BadRequest(f"{source}:{code} is not a reference search parameter")
+    if target and target not in RESOURCE_TYPE_SET:
+        raise BadRequest(f"unknown target type in {name}: {target}")
+    return Include(source, code, target, iterate, reverse)
+
+
+def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
+    query = SearchQuery(resource_type)
+    for name, value in pairs:
+        if name in ("_format", "_pretty", "_contained", "_containedType"):
+            continue
+        if name == "_count":
+            query.count = _int(name, value)
+        elif name == "_offset":
+            query.offset = _int(name, value)
+            continue  # paging position: not part of the query's identity
+        elif name == "_sort":
+            for key in value.split(","):
+                key = key.strip()
+                descending = key.startswith("-")
+                code = key.lstrip("-")
+                if not code:
+                    raise BadRequest("empty _sort key", expression="_sort")
+                known = code in SPECIAL_FILTERS or (resource_type is not None and _param(resource_type, code))
+                if not known:
+                    raise BadRequest(f"unknown _sort parameter: {code}", expression="_sort")
+                query.sort.append((code, descending))
+        elif name.startswith("_include") or name.startswith("_revinclude"):
+            query.includes.append(_parse_include(name, value, resource_type))
+        elif name == "_summary":
+            if value not in SUMMARY_MODES:
+                raise BadRequest(f"_summary must be one of {sorted(SUMMARY_MODES)}", expression="_summary")
+            query.summary = value
+        elif name == "_elements":
+            query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
+        elif name == "_total":
+            if value not in TOTAL_MODES:
+                raise BadRequest(f"_total must be one of {sorted(TOTAL_MODES)}", expression="_total")
+            query.total = value
+        else:
+            parsed = None
+            if resource_type is not None:
+                parsed = _parse_filter(resource_type, name, value)
+            elif name.split(":", 1)[0] in SPECIAL_FILTERS:
+                parsed = _parse_filter("Resource", name, value)
+            if parsed is None:
+                if strict:
+                    raise UnknownParameter(f"unknown search parameter: {name}", expression=name)
+                query.ignored.append(name)
+                continue
+            query.filters.append(parsed)
+        query.used.append((name, value))
+    return query

@@ -1,0 +1,1 @@
+"""SQL storage of FHIR resources: tables, writer, reader and the search compiler."""

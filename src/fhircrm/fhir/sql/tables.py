@@ -1,0 +1,130 @@
+"""Tables of the FHIR store, HAPI style and portable between PostgreSQL and SQLite.
+
+``resource`` holds the current version of each resource, ``resource_history`` every version. Search indexes
+live in one narrow table per parameter type; ``sp`` is a 64-bit hash of (resource type, parameter code), so a
+new SearchParameter needs no DDL and index keys stay small. Dates are stored as UTC ``low``/``high`` bounds so
+that periods and partial dates match the way the FHIR search rules say.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (so that it aliases the rowid and autoincrements).
+PrimaryKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Content = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Token = sa.String(255)
+
+resource = sa.Table(
+    "resource",
+    metadata,
+    sa.Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("fhir_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.DateTime, nullable=False),  # naive UTC, so SQLite orders it too
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("content", Content, nullable=True),
+    sa.UniqueConstraint("res_type", "fhir_id"),
+    sa.Index(None, "res_type", "last_updated"),
+    sa.Index(None, "last_updated"),
+)
+
+resource_history = sa.Table(
+    "resource_history",
+    metadata,
+    sa.Column("res_pk", PrimaryKey, sa.ForeignKey("resource.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("fhir_id", sa.String(64), nullable=False),
+    sa.Column("last_updated", sa.DateTime, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("content", Content, nullable=True),
+    sa.Index(None, "res_type", "last_updated"),
+    sa.Index(None, "last_updated"),
+)
+
+
+def _index_table(name: str, *columns: sa.Column, indexes: tuple[sa.Index, ...] = ()) -> sa.Table:
+    """An index table: (res_pk, sp) plus the value columns of one parameter type."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("res_pk", PrimaryKey, sa.ForeignKey("resource.id"), nullable=False),
+        sa.Column("sp", sa.BigInteger, nullable=False),
+        *columns,
+        sa.Index(None, "res_pk", "sp"),
+        *indexes,
+    )
+
+
+idx_token = _index_table(
+    "idx_token",
+    sa.Column("system", Token, nullable=True),
+    sa.Column("code", Token, nullable=True),
+    sa.Column("display", Token, nullable=True),  # CodeableConcept.text / Coding.display, for :text
+    indexes=(sa.Index(None, "sp", "code", "system"),),
+)
+
+idx_string = _index_table(
+    "idx_string",
+    sa.Column("norm", Token, nullable=False),  # lower case, accents removed: default and :contains
+    sa.Column("exact", sa.String(1024), nullable=False),  # :exact
+    indexes=(sa.Index("ix_idx_string_sp_norm", "sp", "norm", postgresql_ops={"norm": "varchar_pattern_ops"}),),
+)
+
+idx_date = _index_table(
+    "idx_date",
+    sa.Column("low", sa.DateTime, nullable=False),
+    sa.Column("high", sa.DateTime, nullable=False),
+    indexes=(sa.Index(None, "sp", "low", "high"), sa.Index(None, "sp", "high")),
+)
+
+idx_reference = _index_table(
+    "idx_reference",
+    sa.Column("target_type", sa.String(64), nullable=True),
+    sa.Column("target_id", sa.String(64), nullable=True),
+    sa.Column("url", sa.String(1024), nullable=True),  # absolute and canonical references
+    indexes=(sa.Index(None, "sp", "target_id", "target_type"), sa.Index(None, "sp", "url")),
+)
+
+idx_number = _index_table(
+    "idx_number",
+    sa.Column("value", sa.Float, nullable=False),
+    indexes=(sa.Index(None, "sp", "value"),),
+)
+
+idx_quantity = _index_table(
+    "idx_quantity",
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("system", Token, nullable=True),
+    sa.Column("code", Token, nullable=True),
+    indexes=(sa.Index(None, "sp", "value"),),
+)
+
+idx_uri = _index_table(
+    "idx_uri",
+    sa.Column("uri", sa.String(1024), nullable=False),
+    indexes=(sa.Index(None, "sp", "uri"),),
+)
+
+INDEX_TABLES: dict[str, sa.Table] = {
+    "token": idx_token,
+    "string": idx_string,
+    "date": idx_date,
+    "reference": idx_reference,
+    "number": idx_number,
+    "quantity": idx_quantity,
+    "uri": idx_uri,
+}

@@ -1,0 +1,359 @@
+"""The FHIR store: the one way fhircrm reads and writes resources.
+
+A ``FhirStore`` wraps the request's (or job's) connection; the caller owns the transaction, so a resource, its
+history row, its index rows and whatever else the caller writes commit together or not at all. All writes go
+through ``apply``, which handles a batch of operations in a few statements: one resource is a batch of one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import jsonpatch
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.errors import (
+    BadRequest,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
+from fhircrm.fhir import models
+from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
+from fhircrm.fhir.search import query as search_query
+from fhircrm.fhir.search.dates import format_instant
+from fhircrm.fhir.sql import reader
+from fhircrm.fhir.sql import search as sql_search
+from fhircrm.fhir.sql.reader import Current, HistoryEntry
+from fhircrm.fhir.sql.writer import Version, write_versions
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def check_type(resource_type: str) -> None:
+    if resource_type not in RESOURCE_TYPE_SET:
+        raise NotFound(f"unknown resource type: {resource_type}")
+
+
+def check_id(fhir_id: str) -> None:
+    if not ID_PATTERN.match(fhir_id):
+        raise BadRequest(f"not a valid FHIR id: {fhir_id[:70]!r}", expression="id")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    """Naive UTC, millisecond precision: what meta.lastUpdated can say exactly."""
+    moment = datetime.now(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def parse_etag(value: str) -> int:
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"not a version ETag: {value[:40]!r}", expression="If-Match") from None
+
+
+@dataclass(slots=True)
+class Operation:
+    """One write: ``create`` (POST), ``update`` (PUT), ``patch`` or ``delete``."""
+
+    method: str  # POST | PUT | PATCH | DELETE
+    resource_type: str
+    fhir_id: str | None = None
+    resource: dict | None = None
+    if_match: int | None = None
+    patch: list | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a write did: ``status`` is the HTTP status a REST client sees (201, 200, 204)."""
+
+    status: int
+    resource_type: str
+    fhir_id: str
+    version: int
+    last_updated: datetime
+    content: dict | None
+    created: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def location(self) -> str:
+        return f"{self.resource_type}/{self.fhir_id}/_history/{self.version}"
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: search_query.SearchQuery
+    matches: list[dict]
+    included: list[dict]
+    has_next: bool
+    total: int | None
+    count: int
+
+
+class FhirStore:
+    def __init__(
+        self, conn: AsyncConnection, *, default_count: int = 20, max_count: int = 1000, max_include: int = 5000
+    ):
+        self.conn = conn
+        self.default_count = default_count
+        self.max_count = max_count
+        self.max_include = max_include
+
+    # --- reads -----------------------------------------------------------------------------------------------
+
+    async def read(self, resource_type: str, fhir_id: str) -> Current:
+        check_type(resource_type)
+        check_id(fhir_id)
+        found = (await reader.current(self.conn, [(resource_type, fhir_id)])).get((resource_type, fhir_id))
+        if found is None:
+            raise NotFound(f"{resource_type}/{fhir_id} is not known")
+        if found.deleted:
+            raise Gone(f"{resource_type}/{fhir_id} was deleted (version {found.version})")
+        return found
+
+    async def vread(self, resource_type: str, fhir_id: str, version_id: str) -> HistoryEntry:
+        check_type(resource_type)
+        check_id(fhir_id)
+        try:
+            number = int(version_id)
+        except ValueError:
+            raise NotFound(f"{resource_type}/{fhir_id} has no version {version_id[:20]!r}") from None
+        entry = await reader.version(self.conn, resource_type, fhir_id, number)
+        if entry is None:
+            raise NotFound(f"{resource_type}/{fhir_id} has no version {number}")
+        if entry.content is None:
+            raise Gone(f"{resource_type}/{fhir_id} version {number} is a deletion")
+        return entry
+
+    async def history(
+        self,
+        resource_type: str | None = None,
+        fhir_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        at: datetime | None = None,
+        offset: int = 0,
+        count: int | None = None,
+    ) -> tuple[list[HistoryEntry], bool]:
+        if resource_type:
+            check_type(resource_type)
+        if fhir_id:
+            await self._exists(resource_type or "", fhir_id)
+        limit = self._count(count)
+        entries = await reader.history(
+            self.conn, res_type=resource_type, fhir_id=fhir_id, since=since, at=at, offset=offset, limit=limit + 1
+        )
+        return entries[:limit], len(entries) > limit
+
+    async def _exists(self, resource_type: str, fhir_id: str) -> None:
+        check_id(fhir_id)
+        if (resource_type, fhir_id) not in await reader.current(self.conn, [(resource_type, fhir_id)]):
+            raise NotFound(f"{resource_type}/{fhir_id} is not known")
+
+    def _count(self, count: int | None) -> int:
+        return min(self.default_count if count is None else count, self.max_count)
+
+    async def search(
+        self, resource_type: str | None, params: Iterable[tuple[str, str]], *, strict: bool = False
+    ) -> SearchResult:
+        if resource_type:
+            check_type(resource_type)
+        query = search_query.parse(resource_type, params, strict=strict)
+        return await self.run_search(query)
+
+    async def run_search(self, query: search_query.SearchQuery) -> SearchResult:
+        count = 0 if query.summary == "count" else self._count(query.count)
+        want_total = query.summary == "count" or query.total in ("accurate", "estimate")
+        page = await sql_search.run(self.conn, query, count=count, count_total=want_total)
+        matches = await reader.by_pks(self.conn, page.pks)
+        included: list[dict] = []
+        if query.includes and matches:
+            keyed = [(pk, m["resourceType"], m["id"]) for pk, m in zip(page.pks, matches, strict=False)]
+            pks = await sql_search.includes(self.conn, keyed, query.includes, limit=self.max_include)
+            included = await reader.by_pks(self.conn, pks)
+        total = page.total
+        if total is None and not page.has_next and query.offset == 0 and query.summary != "count":
+            total = len(matches)  # the whole result fits on this page: the total is known for free
+        return SearchResult(query, matches, included, page.has_next, total, count)
+
+    async def find(self, resource_type: str, criteria: str) -> list[Current]:
+        """Resources matching a conditional URL's query (``identifier=x|y``), for conditional interactions."""
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(criteria, keep_blank_values=True)
+        if not pairs:
+            raise BadRequest("a conditional interaction needs search criteria")
+        query = search_query.parse(resource_type, pairs, strict=True)
+        query.count = 2
+        page = await sql_search.run(self.conn, query, count=2, count_total=False)
+        matches = await reader.by_pks(self.conn, page.pks)
+        found = await reader.current(self.conn, [(m["resourceType"], m["id"]) for m in matches])
+        return list(found.values())
+
+    # --- writes ----------------------------------------------------------------------------------------------
+
+    async def create(self, resource: dict, *, if_none_exist: str | None = None) -> Outcome:
+        resource_type = resource.get("resourceType", "")
+        check_type(resource_type)
+        if if_none_exist:
+            existing = await self.find(resource_type, if_none_exist)
+            if len(existing) > 1:
+                raise PreconditionFailed(f"If-None-Exist matches {len(existing)} {resource_type} resources")
+            if existing:
+                found = existing[0]
+                return Outcome(200, resource_type, found.fhir_id, found.version, found.last_updated, found.content)
+        return (await self.apply([Operation("POST", resource_type, resource=resource)]))[0]
+
+    async def update(self, resource_type: str, fhir_id: str, resource: dict, *, if_match: str | None = None) -> Outcome:
+        op = Operation("PUT", resource_type, fhir_id, resource, parse_etag(if_match) if if_match else None)
+        return (await self.apply([op]))[0]
+
+    async def conditional_update(self, resource_type: str, criteria: str, resource: dict) -> Outcome:
+        check_type(resource_type)
+        existing = await self.find(resource_type, criteria)
+        live = [c for c in existing if not c.deleted]
+        if len(live) > 1:
+            raise PreconditionFailed(f"conditional update matches {len(live)} {resource_type} resources")
+        if live:
+            body_id = resource.get("id")
+            if body_id and body_id != live[0].fhir_id:
+                raise BadRequest("resource id does not match the resource the criteria found", expression="id")
+            return await self.update(resource_type, live[0].fhir_id, resource)
+        if resource.get("id"):
+            return await self.update(resource_type, resource["id"], resource)
+        return (await self.apply([Operation("POST", resource_type, resource=resource)]))[0]
+
+    async def patch(self, resource_type: str, fhir_id: str, patch: list, *, if_match: str | None = None) -> Outcome:
+        op = Operation("PATCH", resource_type, fhir_id, None, parse_etag(if_match) if if_match else None, patch)
+        return (await self.apply([op]))[0]
+
+    async def delete(self, resource_type: str, fhir_id: str) -> Outcome:
+        return (await self.apply([Operation("DELETE", resource_type, fhir_id)]))[0]
+
+    async def conditional_delete(self, resource_type: str, criteria: str, *, multiple: bool = False) -> int:
+        check_type(resource_type)
+        existing = [c for c in await self.find(resource_type, criteria) if not c.deleted]
+        if len(existing) > 1 and not multiple:
+            raise PreconditionFailed(f"conditional delete matches {len(existing)} {resource_type} resources")
+        if existing:
+            await self.apply([Operation("DELETE", resource_type, c.fhir_id) for c in existing])
+        return len(existing)
+
+    async def apply(self, operations: Sequence[Operation]) -> list[Outcome]:
+        """Validate and write a batch of operations on distinct resources, atomically with the caller."""
+        for op in operations:
+            check_type(op.resource_type)
+            if op.fhir_id is not None:
+                check_id(op.fhir_id)
+        keys = [(op.resource_type, op.fhir_id) for op in operations if op.fhir_id is not None]
+        if len(set(keys)) != len(keys):
+            raise BadRequest("the same resource is written twice in one batch")
+        existing = await reader.current(self.conn, keys, for_update=True)
+        timestamp = now()
+        versions: list[Version] = []
+        outcomes: list[Outcome] = []
+        for op in operations:
+            current = existing.get((op.resource_type, op.fhir_id)) if op.fhir_id else None
+            version, outcome = self._plan(op, current, timestamp)
+            if version is not None:
+                versions.append(version)
+            outcomes.append(outcome)
+        await write_versions(self.conn, versions)
+        return outcomes
+
+    def _plan(self, op: Operation, current: Current | None, timestamp: datetime) -> tuple[Version | None, Outcome]:
+        if op.if_match is not None:
+            if current is None or current.deleted:
+                raise PreconditionFailed(f"If-Match given but {op.resource_type}/{op.fhir_id} does not exist")
+            if current.version != op.if_match:
+                raise PreconditionFailed(
+                    f"{op.resource_type}/{op.fhir_id} is at version {current.version}, not {op.if_match}"
+                )
+        if op.method == "DELETE":
+            if current is None or current.deleted:
+                number = current.version if current else 0
+                return None, Outcome(204, op.resource_type, op.fhir_id or "", number, timestamp, None)
+            version = Version(
+                op.resource_type, current.fhir_id, current.version + 1, timestamp, "DELETE", None, current.res_pk
+            )
+            return version, Outcome(204, op.resource_type, current.fhir_id, version.version, timestamp, None)
+        if op.method == "PATCH":
+            if current is None:
+                raise NotFound(f"{op.resource_type}/{op.fhir_id} is not known")
+            if current.deleted:
+                raise Gone(f"{op.resource_type}/{op.fhir_id} was deleted")
+            body = apply_patch(current.content or {}, op.patch or [])
+        else:
+            body = op.resource
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a FHIR resource (a JSON object)")
+        if body.get("resourceType") != op.resource_type:
+            raise BadRequest(
+                f"resourceType {body.get('resourceType')!r} does not match the URL's {op.resource_type}",
+                expression="resourceType",
+            )
+        if op.method in ("PUT", "PATCH"):
+            if body.get("id") != op.fhir_id:
+                if op.method == "PUT" and "id" not in body:
+                    raise BadRequest("an update must carry the resource id", expression=f"{op.resource_type}.id")
+                raise BadRequest(
+                    f"id {body.get('id')!r} in the body does not match {op.fhir_id!r} in the URL",
+                    expression=f"{op.resource_type}.id",
+                )
+            fhir_id = op.fhir_id or ""
+        else:
+            fhir_id = op.fhir_id or new_id()
+        number = current.version + 1 if current else 1
+        content = stamp(body, fhir_id, number, timestamp)
+        models.validate(content)
+        version = Version(
+            op.resource_type, fhir_id, number, timestamp, op.method, content, current.res_pk if current else None
+        )
+        created = current is None or current.deleted
+        status = 201 if created else 200
+        return version, Outcome(status, op.resource_type, fhir_id, number, timestamp, content, created=created)
+
+
+def stamp(body: dict, fhir_id: str, version: int, timestamp: datetime) -> dict:
+    """The stored form: server-assigned id, versionId and lastUpdated, the rest of meta kept."""
+    content = {k: v for k, v in body.items() if k not in ("id", "meta")}
+    meta = dict(body.get("meta") or {})
+    if not isinstance(body.get("meta", {}), dict):
+        raise Unprocessable("meta must be an object", expression=f"{body.get('resourceType')}.meta")
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(timestamp)
+    return {"resourceType": body["resourceType"], "id": fhir_id, "meta": meta, **content}
+
+
+def apply_patch(content: dict, patch: list) -> dict:
+    try:
+        result = jsonpatch.apply_patch(content, patch)
+    except jsonpatch.JsonPatchConflict as exc:
+        raise Unprocessable(f"JSON Patch cannot be applied: {exc}") from None
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+        raise BadRequest(f"invalid JSON Patch: {exc}") from None
+    if isinstance(result, dict) and (
+        result.get("id") != content.get("id") or result.get("resourceType") != content.get("resourceType")
+    ):
+        raise Unprocessable("a patch may not change the resource's id or type")
+    return result

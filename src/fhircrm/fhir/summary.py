@@ -1,0 +1,51 @@
+"""``_summary`` and ``_elements``: return less of each resource, marked SUBSETTED as R4 requires."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from fhircrm.fhir.models import model_class
+
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
+_ALWAYS = ("resourceType", "id", "meta")
+
+
+@cache
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """Top-level elements flagged as summary in the FHIR definitions (from the fhir.resources models)."""
+    names = set()
+    for name, field in model_class(resource_type).model_fields.items():
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and extra.get("summary_element_property"):
+            names.add(field.alias or name)
+    return frozenset(names)
+
+
+def _subset(resource: dict, keep: set[str]) -> dict:
+    out = {k: v for k, v in resource.items() if k in keep or k in _ALWAYS}
+    meta = dict(out.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    out["meta"] = meta
+    return out
+
+
+def shape(resource: dict, *, summary: str | None, elements: tuple[str, ...]) -> dict:
+    if summary in (None, "false") and not elements:
+        return resource
+    if summary == "true":
+        keep = summary_elements(resource["resourceType"])
+        return _subset(resource, {k for k in resource if k in keep or _choice_base(k) in keep})
+    if summary == "text":
+        return _subset(resource, {"text"})
+    if summary == "data":
+        return _subset(resource, {k for k in resource if k != "text"})
+    keep = set(elements)
+    return _subset(resource, {k for k in resource if k in keep or _choice_base(k) in keep})
+
+
+def _choice_base(key: str) -> str:
+    """``deceasedBoolean`` -> ``deceased``: choice elements are named without their type."""
+    for i in range(1, len(key)):
+        if key[i].isupper():
+            return key[:i]
+    return key
