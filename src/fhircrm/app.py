@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from fhircrm.errors import BadRequest, Conflict, FhircrmError, Issue, MethodNotA
 from fhircrm.fhir import capability, routes
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.migrate import upgrade
+from fhircrm.worker import run_worker
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             await upgrade(engine)
         app.state.engine = engine
+        stop = asyncio.Event()
+        worker = None
+        if settings.runs_embedded_worker and migrate:
+            worker = asyncio.create_task(run_worker(settings, engine, stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await engine.dispose()
 
     app = FastAPI(

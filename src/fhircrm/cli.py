@@ -42,6 +42,34 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from fhircrm.db import create_engine
+    from fhircrm.jobs.runner import JobRunner
+    from fhircrm.worker import build_registry, run_worker
+
+    settings = get_settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            if args.once:
+                registry, _periodic = build_registry(settings)
+                print(f"ran {await JobRunner(engine, registry).drain()} job(s)")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run_worker(settings, engine, stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhircrm", description="FHIR-native patient engagement server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_serve)
+    worker = commands.add_parser("worker", help="run queued jobs and periodic sweeps (run one or many)")
+    worker.add_argument("--once", action="store_true", help="run every due job, then exit")
+    worker.set_defaults(handler=_worker)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(handler=_migrate)
     return parser

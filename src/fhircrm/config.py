@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("fhircrm-data")
@@ -29,6 +30,48 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 1000
     max_include_results: int = 5000
+
+    # Background work (fhircrm worker).
+    worker_poll_seconds: float = 1.0
+    #: Run the worker inside the API process. Default: yes on the embedded SQLite store (one command runs
+    #: everything), no on PostgreSQL (run `fhircrm worker` processes beside stateless API replicas).
+    embedded_worker: bool | None = None
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
+
+    # SMART on FHIR (fhircrm as a resource server). Off by default: mode "none" grants every request full
+    # access, which is for development and tests only; production refuses it (see _refuse_open_production).
+    auth_mode: Literal["none", "jwt", "introspection"] = Field("none", description="none | jwt | introspection")
+    auth_issuer: str | None = Field(None, description="the EHR authorization server's issuer (iss claim)")
+    auth_jwks_url: str | None = Field(None, description="where the issuer publishes its signing keys (JWKS)")
+    auth_audience: str | None = Field(None, description="expected aud of access tokens; defaults to base_url")
+    auth_introspection_url: str | None = Field(None, description="RFC 7662 endpoint (auth_mode=introspection)")
+    auth_introspection_client_id: str | None = None
+    auth_introspection_client_secret: SecretStr | None = None
+    auth_authorize_url: str | None = Field(None, description="published in SMART discovery and metadata")
+    auth_token_url: str | None = Field(None, description="published in SMART discovery and metadata")
+    auth_leeway_seconds: int = Field(60, description="clock skew allowed on exp/nbf/iat")
+    auth_jwks_min_refresh_seconds: float = Field(10.0, description="at most one JWKS refetch per this interval")
+    # The development authorization server (fhircrm.smart.devserver): never in production.
+    dev_auth_enabled: bool = False
+    dev_auth_issuer: str | None = Field(None, description="defaults to base_url with /fhir replaced by /auth")
+    dev_auth_key_file: Path = Field(DEFAULT_DATA_DIR / "dev-auth-signing-key.json")
+    dev_auth_token_seconds: int = 3600
+
+    @model_validator(mode="after")
+    def _refuse_open_production(self) -> Settings:
+        if self.environment == "production":
+            if self.auth_mode == "none":
+                raise ValueError("FHIRCRM_AUTH_MODE=none is refused in production: configure jwt or introspection")
+            if self.dev_auth_enabled:
+                raise ValueError("FHIRCRM_DEV_AUTH_ENABLED is refused in production")
+        if self.auth_mode == "jwt" and not (self.auth_issuer and self.auth_jwks_url):
+            raise ValueError("FHIRCRM_AUTH_MODE=jwt needs FHIRCRM_AUTH_ISSUER and FHIRCRM_AUTH_JWKS_URL")
+        if self.auth_mode == "introspection" and not self.auth_introspection_url:
+            raise ValueError("FHIRCRM_AUTH_MODE=introspection needs FHIRCRM_AUTH_INTROSPECTION_URL")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

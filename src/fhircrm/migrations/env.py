@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from fhircrm.config import get_settings
 from fhircrm.db import create_engine
-from fhircrm.fhir.sql.tables import metadata
+from fhircrm.schema import metadata
 
 config = context.config
 

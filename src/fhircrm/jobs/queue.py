@@ -1,0 +1,125 @@
+"""Enqueue, claim, finish and retry jobs: the SQL of the outbox.
+
+A worker claims due jobs with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keeps the row locks while it runs them,
+so several workers on PostgreSQL never run the same job, and a worker that dies releases its locks with its
+connection: the jobs become claimable again and nothing is lost. (SQLite has no row locks; the embedded default
+runs one worker.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.jobs.tables import job
+
+NOTIFY_CHANNEL = "fhircrm_jobs"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict
+    attempts: int  # including the current one
+    dedupe_key: str | None
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    kind: str,
+    payload: dict,
+    *,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+) -> bool:
+    """Add a job in the caller's transaction. Returns False when a job with ``dedupe_key`` already exists."""
+    now = utcnow()
+    values = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "run_at": run_at or now,
+        "created_at": now,
+    }
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(job).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(job).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    else:  # pragma: no cover - only the two supported databases
+        statement = sa.insert(job).values(values)
+    inserted = (await conn.execute(statement.returning(job.c.id))).first()
+    if inserted is None:
+        return False
+    if dialect == "postgresql":
+        # Delivered at commit (and dropped on rollback): wakes idle workers at once instead of at their next poll.
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, kind)))
+    return True
+
+
+async def claim(conn: AsyncConnection, kinds: list[str], *, limit: int) -> list[Job]:
+    """Lock up to ``limit`` due pending jobs of ``kinds`` for the rest of the caller's transaction."""
+    rows = await conn.execute(
+        sa.select(job.c.id, job.c.kind, job.c.payload, job.c.attempts, job.c.dedupe_key)
+        .where(job.c.status == "pending", job.c.run_at <= utcnow(), job.c.kind.in_(kinds))
+        .order_by(job.c.run_at, job.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [Job(r.id, r.kind, r.payload, r.attempts + 1, r.dedupe_key) for r in rows]
+
+
+async def finish(conn: AsyncConnection, job_ids: list[int]) -> None:
+    if job_ids:
+        await conn.execute(
+            sa.update(job)
+            .where(job.c.id.in_(job_ids))
+            .values(status="done", attempts=job.c.attempts + 1, finished_at=utcnow(), last_error=None)
+        )
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
+    """Exponential backoff: 2 s, 4 s, 8 s ... capped at an hour."""
+    return timedelta(seconds=min(cap, base**attempts))
+
+
+async def fail(
+    conn: AsyncConnection, failed: Job, error: str, *, max_attempts: int, retry_at: datetime | None = None
+) -> str:
+    """Record a failed attempt: retry later with backoff, or move to ``dead`` when attempts are used up."""
+    dead = failed.attempts >= max_attempts
+    values: dict = {"attempts": failed.attempts, "last_error": error[:2000]}
+    if dead:
+        values.update(status="dead", finished_at=utcnow())
+    else:
+        values["run_at"] = retry_at or utcnow() + backoff(failed.attempts)
+    await conn.execute(sa.update(job).where(job.c.id == failed.id).values(**values))
+    return "dead" if dead else "retry"
+
+
+async def retry_dead(conn: AsyncConnection, *, kind: str | None = None, job_ids: list[int] | None = None) -> int:
+    """Put dead jobs back in the queue (an operator's replay after fixing the cause)."""
+    query = sa.update(job).where(job.c.status == "dead")
+    if kind:
+        query = query.where(job.c.kind == kind)
+    if job_ids:
+        query = query.where(job.c.id.in_(job_ids))
+    result = await conn.execute(query.values(status="pending", attempts=0, run_at=utcnow(), finished_at=None))
+    return result.rowcount
+
+
+async def counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+    """Jobs by (kind, status): for health pages and tests."""
+    rows = await conn.execute(sa.select(job.c.kind, job.c.status, sa.func.count()).group_by(job.c.kind, job.c.status))
+    return {(kind, status): n for kind, status, n in rows}

@@ -1,0 +1,90 @@
+"""The worker process: runs queued jobs and periodic sweeps. Run one or many (``fhircrm worker``).
+
+Jobs are claimed with SKIP LOCKED, so workers share the queue; each periodic task runs under a PostgreSQL
+advisory lock, so with several workers only one runs it at a time. The API processes never start this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from fhircrm.config import Settings
+from fhircrm.jobs.listen import listen
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.jobs.runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+PeriodicFunc = Callable[[AsyncConnection], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    name: str
+    seconds: float
+    func: PeriodicFunc
+
+
+def lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+async def run_periodic(engine: AsyncEngine, task: Periodic) -> bool:
+    """Run ``task`` in one transaction if no other worker is running it now; returns whether it ran."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            got = (await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(task.name))))).scalar()
+            if not got:
+                return False
+        await task.func(conn)
+    return True
+
+
+def build_registry(_settings: Settings) -> tuple[JobRegistry, list[Periodic]]:
+    """Every job kind and periodic task fhircrm has. Domain packages add theirs here as they land."""
+    return JobRegistry(), []
+
+
+async def run_worker(
+    settings: Settings,
+    engine: AsyncEngine,
+    stop: asyncio.Event,
+    *,
+    registry: JobRegistry | None = None,
+    periodic: list[Periodic] | None = None,
+) -> None:
+    if registry is None:
+        registry, periodic = build_registry(settings)
+    runner = JobRunner(engine, registry, poll_interval=settings.worker_poll_seconds)
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    for task in periodic or []:
+
+        async def tick(task: Periodic = task) -> None:
+            try:
+                await run_periodic(engine, task)
+            except Exception:
+                log.exception("periodic task %s failed", task.name)
+
+        scheduler.add_job(tick, "interval", seconds=task.seconds, id=task.name, max_instances=1, coalesce=True)
+    scheduler.start()
+    tasks = [asyncio.create_task(runner.run_forever(stop))]
+    if engine.dialect.name == "postgresql":
+        tasks.append(asyncio.create_task(listen(settings.database_url, lambda _kind: runner.wake(), stop)))
+    log.info("worker started: %d job kinds, %d periodic tasks", len(registry.kinds), len(periodic or []))
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("worker stopped")
