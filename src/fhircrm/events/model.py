@@ -1,0 +1,47 @@
+"""The event record and the names fhircrm knows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class EventName(StrEnum):
+    APPOINTMENT_BOOKED = "AppointmentBooked"
+    APPOINTMENT_RESCHEDULED = "AppointmentRescheduled"
+    APPOINTMENT_CANCELLED = "AppointmentCancelled"
+    APPOINTMENT_NO_SHOW = "AppointmentNoShow"
+    APPOINTMENT_ARRIVED = "AppointmentArrived"
+    APPOINTMENT_WAITLISTED = "AppointmentWaitlisted"
+    VISIT_COMPLETED = "VisitCompleted"  # Appointment fulfilled or Encounter finished
+    REFERRAL_CREATED = "ReferralCreated"
+    RESULT_FINAL = "ResultFinal"
+    PATIENT_UPDATED = "PatientUpdated"
+    MESSAGE_RECEIVED = "MessageReceived"
+    SURVEY_ANSWERED = "SurveyAnswered"
+    TASK_CREATED = "TaskCreated"
+    CONSENT_CHANGED = "ConsentChanged"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DomainEvent:
+    """``subject`` is the resource the event is about ("Appointment/123"), ``version`` its versionId, so the
+    pair identifies the event: the same change seen twice (a retried notification) is one event."""
+
+    name: EventName
+    subject: str
+    version: str
+    patient: str | None = None  # "Patient/abc" when the event concerns one patient
+    occurred_at: str | None = None  # FHIR instant
+    data: dict = field(default_factory=dict)  # small facts (status before/after, start time); never free text
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{self.subject}:{self.version}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> DomainEvent:
+        return cls(**{**data, "name": EventName(data["name"])})
