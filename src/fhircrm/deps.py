@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
+from fhircrm.stores import open_store
 
 
 def get_settings(request: Request) -> Settings:
@@ -24,12 +25,7 @@ def get_engine(request: Request) -> AsyncEngine:
 async def get_store(request: Request) -> AsyncIterator[FhirStore]:
     settings: Settings = request.app.state.settings
     async with request.app.state.engine.begin() as conn:
-        yield FhirStore(
-            conn,
-            default_count=settings.default_page_size,
-            max_count=settings.max_page_size,
-            max_include=settings.max_include_results,
-        )
+        yield open_store(conn, settings)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

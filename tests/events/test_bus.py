@@ -56,3 +56,26 @@ async def test_an_event_whose_cause_rolled_back_is_never_seen(clean_engine: Asyn
             raise RuntimeError("the write failed")
     await runner_for(consumers, clean_engine).drain()
     assert seen == []
+
+
+async def test_booking_an_appointment_through_the_api_emits_appointment_booked_once(client, clean_engine) -> None:
+    seen: list[DomainEvent] = []
+
+    async def consumer(_conn: AsyncConnection, event: DomainEvent) -> None:
+        seen.append(event)
+
+    consumers = EventConsumers()
+    consumers.subscribe(None, consumer)
+    appointment = {
+        "resourceType": "Appointment",
+        "status": "proposed",
+        "participant": [{"actor": {"reference": "Patient/p1"}, "status": "needs-action"}],
+    }
+    created = (await client.post("/Appointment", json=appointment)).json()
+    booked = {**created, "status": "booked"}
+    assert (await client.put(f"/Appointment/{created['id']}", json=booked)).status_code == 200
+    assert (await client.put(f"/Appointment/{created['id']}", json=booked)).status_code == 200  # no change of status
+    await runner_for(consumers, clean_engine).drain()
+    assert [(e.name, e.subject, e.version, e.patient) for e in seen] == [
+        (EventName.APPOINTMENT_BOOKED, f"Appointment/{created['id']}", "2", "Patient/p1")
+    ]

@@ -12,18 +12,21 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import jsonpatch
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.errors import (
     BadRequest,
+    FhircrmError,
     Gone,
     NotFound,
     PreconditionFailed,
     Unprocessable,
 )
-from fhircrm.fhir import models
+from fhircrm.fhir import models, references
+from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.dates import format_instant
@@ -112,9 +115,16 @@ class SearchResult:
 
 class FhirStore:
     def __init__(
-        self, conn: AsyncConnection, *, default_count: int = 20, max_count: int = 1000, max_include: int = 5000
+        self,
+        conn: AsyncConnection,
+        *,
+        default_count: int = 20,
+        max_count: int = 1000,
+        max_include: int = 5000,
+        listeners: Sequence[ChangeListener] = (),
     ):
         self.conn = conn
+        self.listeners = tuple(listeners)
         self.default_count = default_count
         self.max_count = max_count
         self.max_include = max_include
@@ -212,73 +222,144 @@ class FhirStore:
 
     # --- writes ----------------------------------------------------------------------------------------------
 
+    async def match_one(
+        self, resource_type: str, criteria: str, *, what: str, exclude: frozenset[tuple[str, str]] = frozenset()
+    ) -> Current | None:
+        """The one live resource a conditional URL matches, None for no match; 412 when several match."""
+        check_type(resource_type)
+        if exclude:
+            live = [c for c in await self.match_all(resource_type, criteria) if (c.res_type, c.fhir_id) not in exclude]
+        else:
+            live = [c for c in await self.find(resource_type, criteria) if not c.deleted]
+        if len(live) > 1:
+            raise PreconditionFailed(f"{what} criteria match several {resource_type} resources; be more selective")
+        return live[0] if live else None
+
+    async def match_all(self, resource_type: str, criteria: str, *, limit: int = 10_000) -> list[Current]:
+        """Every live resource a conditional URL matches (conditional delete of several)."""
+        check_type(resource_type)
+        pairs = parse_qsl(criteria, keep_blank_values=True)
+        if not pairs:
+            raise BadRequest("a conditional interaction needs search criteria")
+        pairs = [(k, v) for k, v in pairs if k not in ("_count", "_offset", "_sort")]
+        found: list[dict] = []
+        while True:
+            page = [*pairs, ("_count", str(self.max_count)), ("_offset", str(len(found)))]
+            result = await self.search(resource_type, page, strict=True)
+            found.extend(result.matches)
+            if not result.has_next or not result.matches:
+                break
+            if len(found) > limit:
+                raise PreconditionFailed(f"the criteria match more than {limit} {resource_type} resources")
+        current = await reader.current(self.conn, [(m["resourceType"], m["id"]) for m in found])
+        return [c for c in current.values() if not c.deleted]
+
     async def create(self, resource: dict, *, if_none_exist: str | None = None) -> Outcome:
         resource_type = resource.get("resourceType", "")
         check_type(resource_type)
         if if_none_exist:
-            existing = await self.find(resource_type, if_none_exist)
-            if len(existing) > 1:
-                raise PreconditionFailed(f"If-None-Exist matches {len(existing)} {resource_type} resources")
-            if existing:
-                found = existing[0]
-                return Outcome(200, resource_type, found.fhir_id, found.version, found.last_updated, found.content)
+            found = await self.match_one(resource_type, if_none_exist, what="If-None-Exist")
+            if found:
+                return existing_outcome(found)
         return (await self.apply([Operation("POST", resource_type, resource=resource)]))[0]
 
     async def update(self, resource_type: str, fhir_id: str, resource: dict, *, if_match: str | None = None) -> Outcome:
         op = Operation("PUT", resource_type, fhir_id, resource, parse_etag(if_match) if if_match else None)
         return (await self.apply([op]))[0]
 
-    async def conditional_update(self, resource_type: str, criteria: str, resource: dict) -> Outcome:
-        check_type(resource_type)
-        existing = await self.find(resource_type, criteria)
-        live = [c for c in existing if not c.deleted]
-        if len(live) > 1:
-            raise PreconditionFailed(f"conditional update matches {len(live)} {resource_type} resources")
-        if live:
-            body_id = resource.get("id")
-            if body_id and body_id != live[0].fhir_id:
-                raise BadRequest("resource id does not match the resource the criteria found", expression="id")
-            return await self.update(resource_type, live[0].fhir_id, resource)
-        if resource.get("id"):
-            return await self.update(resource_type, resource["id"], resource)
-        return (await self.apply([Operation("POST", resource_type, resource=resource)]))[0]
+    async def conditional_update(
+        self, resource_type: str, criteria: str, resource: dict, *, if_match: str | None = None
+    ) -> Outcome:
+        op = await self.conditional_update_operation(resource_type, criteria, resource)
+        op.if_match = parse_etag(if_match) if if_match else None
+        return (await self.apply([op]))[0]
+
+    async def conditional_update_operation(
+        self,
+        resource_type: str,
+        criteria: str,
+        resource: dict,
+        *,
+        exclude: frozenset[tuple[str, str]] = frozenset(),
+    ) -> Operation:
+        """One match: update it; none: create (with the body's id if it has one); several: 412."""
+        found = await self.match_one(resource_type, criteria, what="conditional update", exclude=exclude)
+        body_id = resource.get("id")
+        if found:
+            if body_id and body_id != found.fhir_id:
+                raise BadRequest(
+                    f"id {body_id!r} in the body is not the resource the criteria match",
+                    expression=f"{resource_type}.id",
+                )
+            return Operation("PUT", resource_type, found.fhir_id, {**resource, "id": found.fhir_id})
+        if body_id:
+            return Operation("PUT", resource_type, body_id, resource)
+        return Operation("POST", resource_type, new_id(), resource)
 
     async def patch(self, resource_type: str, fhir_id: str, patch: list, *, if_match: str | None = None) -> Outcome:
         op = Operation("PATCH", resource_type, fhir_id, None, parse_etag(if_match) if if_match else None, patch)
         return (await self.apply([op]))[0]
 
+    async def conditional_patch(
+        self, resource_type: str, criteria: str, patch: list, *, if_match: str | None = None
+    ) -> Outcome:
+        found = await self.match_one(resource_type, criteria, what="conditional patch")
+        if found is None:
+            raise NotFound(f"no {resource_type} matches the conditional patch criteria")
+        return await self.patch(resource_type, found.fhir_id, patch, if_match=if_match)
+
     async def delete(self, resource_type: str, fhir_id: str) -> Outcome:
         return (await self.apply([Operation("DELETE", resource_type, fhir_id)]))[0]
 
-    async def conditional_delete(self, resource_type: str, criteria: str, *, multiple: bool = False) -> int:
-        check_type(resource_type)
-        existing = [c for c in await self.find(resource_type, criteria) if not c.deleted]
-        if len(existing) > 1 and not multiple:
-            raise PreconditionFailed(f"conditional delete matches {len(existing)} {resource_type} resources")
-        if existing:
-            await self.apply([Operation("DELETE", resource_type, c.fhir_id) for c in existing])
-        return len(existing)
+    async def conditional_delete(self, resource_type: str, criteria: str, *, multiple: bool = False) -> list[Outcome]:
+        """Delete what the criteria match: one, or (with ``multiple``) all of them; several without it: 412."""
+        if multiple:
+            found = await self.match_all(resource_type, criteria)
+        else:
+            one = await self.match_one(resource_type, criteria, what="conditional delete")
+            found = [one] if one else []
+        if not found:
+            return []
+        return await self.apply([Operation("DELETE", resource_type, c.fhir_id) for c in found])
 
     async def apply(self, operations: Sequence[Operation]) -> list[Outcome]:
-        """Validate and write a batch of operations on distinct resources, atomically with the caller."""
-        for op in operations:
-            check_type(op.resource_type)
-            if op.fhir_id is not None:
-                check_id(op.fhir_id)
+        """Validate and write a batch of operations on distinct resources, atomically with the caller.
+
+        A POST that carries an id was given a fresh id by the caller (a transaction assigns them up front so
+        that ``urn:uuid`` references can point at them); it is not looked up. When an operation is refused,
+        the error says which one in ``error.operation`` (its index), so a transaction can name the entry.
+        """
+        for i, op in enumerate(operations):
+            try:
+                check_type(op.resource_type)
+                if op.fhir_id is not None:
+                    check_id(op.fhir_id)
+            except FhircrmError as exc:
+                exc.operation = i  # type: ignore[attr-defined]
+                raise
         keys = [(op.resource_type, op.fhir_id) for op in operations if op.fhir_id is not None]
         if len(set(keys)) != len(keys):
             raise BadRequest("the same resource is written twice in one batch")
-        existing = await reader.current(self.conn, keys, for_update=True)
+        lookup = [(op.resource_type, op.fhir_id) for op in operations if op.fhir_id is not None and op.method != "POST"]
+        existing = await reader.current(self.conn, lookup, for_update=True)
         timestamp = now()
         versions: list[Version] = []
         outcomes: list[Outcome] = []
-        for op in operations:
-            current = existing.get((op.resource_type, op.fhir_id)) if op.fhir_id else None
-            version, outcome = self._plan(op, current, timestamp)
+        for i, op in enumerate(operations):
+            current = existing.get((op.resource_type, op.fhir_id)) if op.fhir_id and op.method != "POST" else None
+            try:
+                version, outcome = self._plan(op, current, timestamp)
+            except FhircrmError as exc:
+                exc.operation = i  # type: ignore[attr-defined]
+                raise
             if version is not None:
                 versions.append(version)
             outcomes.append(outcome)
         await write_versions(self.conn, versions)
+        if self.listeners and versions:
+            changes = [_change(v, existing.get((v.res_type, v.fhir_id))) for v in versions]
+            for listener in self.listeners:
+                await listener(self.conn, changes)
         return outcomes
 
     def _plan(self, op: Operation, current: Current | None, timestamp: datetime) -> tuple[Version | None, Outcome]:
@@ -326,12 +407,18 @@ class FhirStore:
         number = current.version + 1 if current else 1
         content = stamp(body, fhir_id, number, timestamp)
         models.validate(content)
+        references.check(content)
         version = Version(
             op.resource_type, fhir_id, number, timestamp, op.method, content, current.res_pk if current else None
         )
         created = current is None or current.deleted
         status = 201 if created else 200
         return version, Outcome(status, op.resource_type, fhir_id, number, timestamp, content, created=created)
+
+
+def existing_outcome(found: Current) -> Outcome:
+    """What a conditional create answers when the resource already exists: 200 and the resource as it is."""
+    return Outcome(200, found.res_type, found.fhir_id, found.version, found.last_updated, found.content)
 
 
 def stamp(body: dict, fhir_id: str, version: int, timestamp: datetime) -> dict:
@@ -357,3 +444,9 @@ def apply_patch(content: dict, patch: list) -> dict:
     ):
         raise Unprocessable("a patch may not change the resource's id or type")
     return result
+
+
+def _change(version: Version, previous: Current | None) -> Change:
+    return Change(
+        version.res_type, version.fhir_id, version.method, previous.content if previous else None, version.content
+    )

@@ -1,0 +1,15 @@
+"""The store listener that turns every write into its domain events, in the writing transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.events.bus import emit
+from fhircrm.events.derive import derive
+from fhircrm.fhir.changes import Change
+
+
+async def emit_derived_events(conn: AsyncConnection, changes: list[Change]) -> None:
+    for change in changes:
+        for event in derive(change.previous, change.current):
+            await emit(conn, event)

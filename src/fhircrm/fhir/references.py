@@ -1,0 +1,59 @@
+"""References inside resources: find them, check their form, rewrite them.
+
+A Reference is any object with a string ``reference`` (in elements, extensions, contained resources). A
+transaction rewrites ``urn:uuid:`` placeholders and conditional references (``Patient?identifier=x|y``) into
+``Type/id`` before anything is stored; the store refuses a reference that has none of the forms FHIR allows,
+pointing at the element, so a typo never becomes a dangling link that no search can find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from fhircrm.errors import Issue, Unprocessable
+
+_LITERAL = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?$")
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")  # http(s)://..., urn:uuid:..., urn:oid:...
+_CONDITIONAL = re.compile(r"^[A-Z][A-Za-z]+\?\S+$")
+#: Elements named ``reference`` that are uris, not References (R4: Immunization.education.reference).
+_URI_PARENTS = frozenset({"education"})
+
+
+def is_conditional(reference: str) -> bool:
+    return bool(_CONDITIONAL.match(reference))
+
+
+def is_valid(reference: str) -> bool:
+    """Literal (``Type/id[/_history/v]``), absolute (a URL or URN) or local (``#id``)."""
+    return reference.startswith("#") or bool(_LITERAL.match(reference) or _ABSOLUTE.match(reference))
+
+
+def walk(node: object, path: str, parent_key: str = "") -> Iterator[tuple[dict, str]]:
+    """Every Reference object under ``node`` with its FHIRPath-like location (``Observation.subject``)."""
+    if isinstance(node, dict):
+        if (
+            isinstance(node.get("reference"), str)
+            and "resourceType" not in node
+            and parent_key not in _URI_PARENTS
+            and "language" not in node  # an Expression: its reference is a uri
+        ):
+            yield node, path
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from walk(value, f"{path}.{key}", key)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            if isinstance(item, dict | list):
+                yield from walk(item, f"{path}[{i}]", parent_key)
+
+
+def check(resource: dict) -> None:
+    """Raise 422 with one issue per reference that is not in a form FHIR allows."""
+    issues = [
+        Issue(f"not a valid reference: {ref['reference'][:80]!r}", code="value", expression=(f"{location}.reference",))
+        for ref, location in walk(resource, resource["resourceType"])
+        if not is_valid(ref["reference"])
+    ]
+    if issues:
+        raise Unprocessable(issues[0].diagnostics, issues=issues)

@@ -1,0 +1,27 @@
+"""Open the FHIR store the way every service, route and job must: with the write-time listeners attached.
+
+Constructing ``FhirStore`` directly skips them (no domain events, no Subscription notifications), which only the
+store's own tests should do.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.config import Settings, get_settings
+from fhircrm.events.listener import emit_derived_events
+from fhircrm.fhir.changes import ChangeListener
+from fhircrm.fhir.store import FhirStore
+
+LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events,)
+
+
+def open_store(conn: AsyncConnection, settings: Settings | None = None) -> FhirStore:
+    settings = settings or get_settings()
+    return FhirStore(
+        conn,
+        default_count=settings.default_page_size,
+        max_count=settings.max_page_size,
+        max_include=settings.max_include_results,
+        listeners=LISTENERS,
+    )
