@@ -16,9 +16,11 @@ from fhircrm import __version__
 from fhircrm.config import Settings, get_settings
 from fhircrm.db import create_engine
 from fhircrm.errors import BadRequest, Conflict, FhircrmError, Issue, MethodNotAllowed, NotFound
-from fhircrm.fhir import capability, routes
+from fhircrm.fhir import bundle_routes, capability, routes
+from fhircrm.fhir.operations import everything
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.migrate import upgrade
+from fhircrm.runtime import Runtime, create_http_client
 from fhircrm.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -33,16 +35,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             await upgrade(engine)
         app.state.engine = engine
+        app.state.http = create_http_client()
+        app.state.runtime = Runtime(settings, engine, app.state.http)
         stop = asyncio.Event()
         worker = None
         if settings.runs_embedded_worker and migrate:
-            worker = asyncio.create_task(run_worker(settings, engine, stop))
+            worker = asyncio.create_task(run_worker(app.state.runtime, stop))
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            await app.state.http.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -54,6 +59,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     _install_error_handlers(app)
     app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
+    # Before the generic /{resource_type}/... routes: POST /fhir and the $operations.
+    app.include_router(bundle_routes.router, prefix="/fhir", tags=["FHIR"])
+    app.include_router(everything.router, prefix="/fhir", tags=["FHIR"])
     app.include_router(routes.router, prefix="/fhir", tags=["FHIR"])
 
     @app.get("/healthz", include_in_schema=False)

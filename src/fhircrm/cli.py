@@ -47,23 +47,27 @@ def _worker(args: argparse.Namespace) -> int:
 
     from fhircrm.db import create_engine
     from fhircrm.jobs.runner import JobRunner
+    from fhircrm.runtime import Runtime, create_http_client
     from fhircrm.worker import build_registry, run_worker
 
     settings = get_settings()
 
     async def run() -> None:
         engine = create_engine(settings.database_url)
+        http = create_http_client()
+        runtime = Runtime(settings, engine, http)
         try:
             if args.once:
-                registry, _periodic = build_registry(settings)
+                registry, _periodic = build_registry(runtime)
                 print(f"ran {await JobRunner(engine, registry).drain()} job(s)")
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await run_worker(settings, engine, stop)
+            await run_worker(runtime, stop)
         finally:
+            await http.aclose()
             await engine.dispose()
 
     asyncio.run(run())

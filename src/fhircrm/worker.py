@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fhircrm.config import Settings
+from fhircrm.events import EVENT_JOB, EventConsumers
 from fhircrm.jobs.listen import listen
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.jobs.runner import JobRunner
+from fhircrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,32 @@ async def run_periodic(engine: AsyncEngine, task: Periodic) -> bool:
     return True
 
 
-def build_registry(_settings: Settings) -> tuple[JobRegistry, list[Periodic]]:
-    """Every job kind and periodic task fhircrm has. Domain packages add theirs here as they land."""
-    return JobRegistry(), []
+#: ``install(runtime, jobs, consumers, periodic)``: how a domain package adds its job kinds, event consumers
+#: and periodic tasks. Each package exposes one installer; list it in ``INSTALLERS``.
+Installer = Callable[[Runtime, JobRegistry, EventConsumers, list[Periodic]], None]
+
+INSTALLERS: list[Installer] = []
+
+
+def build_registry(runtime: Runtime) -> tuple[JobRegistry, list[Periodic]]:
+    """Every job kind, event consumer and periodic task fhircrm has."""
+    jobs, consumers, periodic = JobRegistry(), EventConsumers(), []
+    jobs.register(EVENT_JOB, consumers.dispatch, batch_size=100)
+    for install in INSTALLERS:
+        install(runtime, jobs, consumers, periodic)
+    return jobs, periodic
 
 
 async def run_worker(
-    settings: Settings,
-    engine: AsyncEngine,
+    runtime: Runtime,
     stop: asyncio.Event,
     *,
     registry: JobRegistry | None = None,
     periodic: list[Periodic] | None = None,
 ) -> None:
+    settings, engine = runtime.settings, runtime.engine
     if registry is None:
-        registry, periodic = build_registry(settings)
+        registry, periodic = build_registry(runtime)
     runner = JobRunner(engine, registry, poll_interval=settings.worker_poll_seconds)
     scheduler = AsyncIOScheduler(timezone="UTC")
 
