@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fhircrm import audit
 from fhircrm.events import EVENT_JOB, EventConsumers
 from fhircrm.jobs.listen import listen
 from fhircrm.jobs.registry import JobRegistry
@@ -53,7 +54,7 @@ async def run_periodic(engine: AsyncEngine, task: Periodic) -> bool:
 #: and periodic tasks. Each package exposes one installer; list it in ``INSTALLERS``.
 Installer = Callable[[Runtime, JobRegistry, EventConsumers, list[Periodic]], None]
 
-INSTALLERS: list[Installer] = []
+INSTALLERS: list[Installer] = [audit.install]
 
 
 def build_registry(runtime: Runtime) -> tuple[JobRegistry, list[Periodic]]:

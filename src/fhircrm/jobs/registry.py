@@ -24,22 +24,36 @@ class RetryLater(Exception):
 Handler = Callable[[AsyncConnection, Job], Awaitable[None]]
 
 
+#: Optional: handle a whole claimed batch at once (e.g. one multi-row write). If it raises, the runner falls back to
+#: ``Handler`` job by job, so one bad job is isolated and the rest still go through.
+BatchHandler = Callable[[AsyncConnection, list[Job]], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class JobKind:
     name: str
     handler: Handler
     batch_size: int = 1  # >1 for database-only work: one commit per batch, a savepoint per job
     max_attempts: int = 8
+    batch_handler: BatchHandler | None = None
 
 
 class JobRegistry:
     def __init__(self) -> None:
         self._kinds: dict[str, JobKind] = {}
 
-    def register(self, name: str, handler: Handler, *, batch_size: int = 1, max_attempts: int = 8) -> None:
+    def register(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        batch_size: int = 1,
+        max_attempts: int = 8,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         if name in self._kinds:
             raise ValueError(f"job kind {name!r} is registered twice")
-        self._kinds[name] = JobKind(name, handler, batch_size, max_attempts)
+        self._kinds[name] = JobKind(name, handler, batch_size, max_attempts, batch_handler)
 
     def get(self, name: str) -> JobKind:
         return self._kinds[name]

@@ -44,6 +44,9 @@ class JobRunner:
     async def _run_batch(self, kind: JobKind) -> int:
         async with self.engine.begin() as conn:
             jobs = await queue.claim(conn, [kind.name], limit=kind.batch_size)
+            if kind.batch_handler is not None and len(jobs) > 1 and await self._run_whole(conn, kind, jobs):
+                await queue.finish(conn, [job.id for job in jobs])
+                return len(jobs)
             done: list[int] = []
             for job in jobs:
                 try:
@@ -68,6 +71,19 @@ class JobRunner:
                     done.append(job.id)
             await queue.finish(conn, done)
         return len(jobs)
+
+    @staticmethod
+    async def _run_whole(conn, kind: JobKind, jobs: list) -> bool:  # type: ignore[no-untyped-def]
+        assert kind.batch_handler is not None
+        try:
+            async with conn.begin_nested():
+                await kind.batch_handler(conn, jobs)
+        except Exception as exc:
+            log.warning(
+                "batch of %d %s jobs failed (%s); running them one by one", len(jobs), kind.name, type(exc).__name__
+            )
+            return False
+        return True
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Work while there is work; otherwise sleep until woken (LISTEN/NOTIFY) or the poll interval passes."""
