@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     # Background work (fhircrm worker).
     worker_poll_seconds: float = 1.0
+    job_retention_days: float = 7.0  # finished jobs are purged after this; dead letters are kept
     #: Run the worker inside the API process. Default: yes on the embedded SQLite store (one command runs
     #: everything), no on PostgreSQL (run `fhircrm worker` processes beside stateless API replicas).
     embedded_worker: bool | None = None

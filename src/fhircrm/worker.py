@@ -11,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fhircrm import audit
 from fhircrm.events import EVENT_JOB, EventConsumers
 from fhircrm.jobs.listen import listen
+from fhircrm.jobs.queue import purge_done
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.runtime import Runtime
@@ -59,8 +61,14 @@ INSTALLERS: list[Installer] = [audit.install]
 
 def build_registry(runtime: Runtime) -> tuple[JobRegistry, list[Periodic]]:
     """Every job kind, event consumer and periodic task fhircrm has."""
-    jobs, consumers, periodic = JobRegistry(), EventConsumers(), []
+    jobs, consumers = JobRegistry(), EventConsumers()
     jobs.register(EVENT_JOB, consumers.dispatch, batch_size=100)
+    retention = timedelta(days=runtime.settings.job_retention_days)
+
+    async def purge(conn: AsyncConnection) -> None:
+        await purge_done(conn, older_than=retention)
+
+    periodic = [Periodic("jobs.purge", 3600, purge)]
     for install in INSTALLERS:
         install(runtime, jobs, consumers, periodic)
     return jobs, periodic

@@ -175,3 +175,23 @@ async def test_a_notification_wakes_an_idle_worker_before_its_poll_interval(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert await basics(clean_engine) == ["9"]
+
+
+async def test_finished_jobs_are_purged_after_retention_but_dead_letters_stay(clean_engine: AsyncEngine) -> None:
+    from datetime import timedelta
+
+    from fhircrm.jobs.queue import purge_done
+
+    async def boom(_conn: AsyncConnection, _job: Job) -> None:
+        raise ValueError("always")
+
+    async with clean_engine.begin() as conn:
+        await enqueue(conn, "test.record", {"n": 1})
+        await enqueue(conn, "test.fail", {"n": 2})
+    registry = registry_with(record_basic)
+    registry.register("test.fail", boom, max_attempts=1)
+    await JobRunner(clean_engine, registry).drain()
+    async with clean_engine.begin() as conn:
+        assert await purge_done(conn, older_than=timedelta(days=1)) == 0  # too recent
+        assert await purge_done(conn, older_than=timedelta(seconds=-1)) == 1
+        assert await counts(conn) == {("test.fail", "dead"): 1}

@@ -123,3 +123,9 @@ async def counts(conn: AsyncConnection) -> dict[tuple[str, str], int]:
     """Jobs by (kind, status): for health pages and tests."""
     rows = await conn.execute(sa.select(job.c.kind, job.c.status, sa.func.count()).group_by(job.c.kind, job.c.status))
     return {(kind, status): n for kind, status, n in rows}
+
+
+async def purge_done(conn: AsyncConnection, *, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete finished jobs past their retention (dead ones stay until an operator replays or drops them)."""
+    result = await conn.execute(sa.delete(job).where(job.c.status == "done", job.c.finished_at < utcnow() - older_than))
+    return result.rowcount
