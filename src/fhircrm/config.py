@@ -61,6 +61,23 @@ class Settings(BaseSettings):
     dev_auth_key_file: Path = Field(DEFAULT_DATA_DIR / "dev-auth-signing-key.json")
     dev_auth_token_seconds: int = 3600
 
+    # --- Journeys, timers, no-show risk and waitlist (fhircrm.journeys / timers / noshow / waitlist) ---
+    #: Shifts the clock timers and journeys see (simulations and tests move time this way); 0 in production.
+    timers_clock_offset_seconds: float = 0.0
+    timers_sweep_seconds: float = Field(3.0, description="how often each sweep lane looks for due timers")
+    timers_sweep_lanes: int = Field(2, description="parallel sweep lanes (each under its own advisory lock)")
+    timers_batch_size: int = Field(500, description="timers claimed and dispatched per transaction")
+    #: Planned contact times avoid the night in the patient's zone (Patient tz-code extension, else this one).
+    timers_default_timezone: str = "America/New_York"
+    contact_day_start_hour: int = 9
+    contact_day_end_hour: int = 20
+    journeys_cache_seconds: float = Field(30.0, description="how long the engine reuses loaded PlanDefinitions")
+    noshow_model_file: Path | None = Field(None, description="a trained model (JSON); default: the shipped one")
+    noshow_high_risk: float = Field(0.30, description="probability at or above which a booking is high risk")
+    noshow_medium_risk: float = Field(0.15, description="probability at or above which a booking is medium risk")
+    waitlist_offer_count: int = Field(3, description="candidates offered a freed slot at once")
+    waitlist_hold_minutes: int = Field(120, description="how long an offered slot is held for the candidates")
+
     @model_validator(mode="after")
     def _refuse_open_production(self) -> Settings:
         if self.environment == "production":
@@ -77,6 +94,80 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # --- Channels (fhircrm.channels): providers, sending policy, webhooks. A channel whose provider is not
+    # configured is delivered by the local channel (recorded, never sent), so development needs no accounts.
+    channels_public_url: str | None = Field(None, description="public URL of this server for provider webhooks")
+    channels_clinic_timezone: str = Field("America/New_York", description="time zone when the patient has none")
+    channels_quiet_start_hour: int = Field(21, description="no messages from this local hour ...")
+    channels_quiet_end_hour: int = Field(8, description="... until this local hour")
+    channels_daily_cap: int = Field(4, description="at most this many messages per patient in 24 hours")
+    channels_default_language: str = "en"
+    channels_inbound_secret: SecretStr | None = Field(None, description="shared secret for forms and inbound email")
+    channels_sla_first_response_minutes: int = 240
+    channels_sla_resolution_minutes: int = 2880
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_voice_from: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    meta_whatsapp_token: SecretStr | None = None
+    meta_whatsapp_phone_number_id: str | None = None
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    meta_graph_base: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v19.0"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = 20.0
+
+    # --- EHR connector and subscriptions (fhircrm.ehr, fhircrm.subscriptions). No EHR by default.
+    ehr_base_url: str | None = Field(None, description="the EHR's FHIR R4 base URL (HAPI, Epic, Medplum ...)")
+    ehr_auth: Literal["none", "bearer", "smart"] = Field("none", description="none | bearer | smart (Backend Services)")
+    ehr_bearer_token: SecretStr | None = Field(None, description="static token for ehr_auth=bearer")
+    ehr_client_id: str | None = Field(None, description="our client_id at the EHR (ehr_auth=smart)")
+    ehr_token_url: str | None = Field(None, description="token endpoint; discovered from smart-configuration if unset")
+    ehr_scope: str = Field("system/*.read system/*.write", description="scopes asked for (ehr_auth=smart)")
+    ehr_key_alg: Literal["RS384", "ES384"] = Field("RS384", description="client assertion signing algorithm")
+    ehr_key_file: Path = Field(DEFAULT_DATA_DIR / "ehr-client-key.json", description="our private JWK (generated)")
+    ehr_timeout_seconds: float = Field(10.0, description="per request to the EHR")
+    ehr_max_retries: int = Field(3, description="retries on 429/502/503/504 and network errors, per call")
+    ehr_max_retry_wait_seconds: float = Field(5.0, description="longer Retry-After waits become a job retry")
+    ehr_circuit_failures: int = Field(5, description="consecutive failures that open the circuit")
+    ehr_circuit_reset_seconds: float = Field(30.0, description="how long an open circuit refuses calls")
+    ehr_identifier_system: str = Field("urn:fhircrm:ehr-id", description="identifier system of EHR ids on mirrors")
+    ehr_poll_seconds: float = Field(0.0, description="polling fallback period; 0 = off (use subscriptions)")
+    ehr_writeback_types: list[str] = Field(default_factory=list, description="CRM types also written to the EHR")
+    ehr_writeback_seconds: float = Field(10.0, description="how often new CRM resources are queued for write-back")
+    ehr_public_url: str | None = Field(None, description="root URL the EHR uses to reach us; default from base_url")
+    ehr_notification_secret: SecretStr | None = Field(None, description="master secret of the listener's headers")
+    ehr_notification_header: str = Field("X-Fhircrm-Secret", description="header carrying a Subscription's secret")
+    ehr_subscriptions_dir: Path | None = Field(None, description="Subscription templates (default: ./subscriptions)")
+    subscriptions_hmac_secret: SecretStr | None = Field(None, description="signs our outbound notifications")
+    subscriptions_max_attempts: int = Field(6, description="delivery attempts before a notification is dead")
+    subscriptions_timeout_seconds: float = Field(10.0, description="per outbound notification")
+
+    # --- The SMART app and coordinators' workspace (fhircrm.smartapp, fhircrm.ui) ---
+    app_client_id: str = Field("fhircrm-app", description="our client_id at the EHR's authorization server")
+    app_scope: str = Field(
+        "launch openid fhirUser patient/*.rs user/Task.cruds user/Communication.cruds offline_access",
+        description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
+    )
+    app_redirect_url: str | None = Field(None, description="registered redirect_uri; default: this server's")
+    app_allowed_issuers: list[str] = Field(
+        default_factory=list, description="FHIR servers (iss) a launch may name; default: base_url only"
+    )
+    app_session_hours: float = Field(10.0, description="how long a signed-in app session lasts")
+    app_frame_ancestors: list[str] = Field(
+        default_factory=list, description="EHR origins allowed to embed the app (CSP frame-ancestors)"
+    )
+    app_cookie_samesite: Literal["lax", "strict", "none"] = Field(
+        "lax", description="'none' (with HTTPS) when the EHR embeds the app in a cross-site iframe"
+    )
 
 
 @lru_cache

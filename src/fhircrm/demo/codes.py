@@ -19,6 +19,11 @@ TASK_BUSINESS_STATUS_SYSTEM = "http://fhircrm.org/CodeSystem/task-business-statu
 DATA_ORIGIN_SYSTEM = "http://fhircrm.org/CodeSystem/data-origin"
 PREFERRED_CHANNEL_URL = "http://fhircrm.org/StructureDefinition/preferred-channel"
 NPS_QUESTIONNAIRE_URL = "http://fhircrm.org/Questionnaire/demo-nps"
+NPS_ITEM_TEXT = (
+    "How likely are you to recommend our clinic to a friend or family member? "
+    "(0 = not at all likely, 10 = extremely likely)"
+)
+NPS_COMMENT_TEXT = "What is the main reason for your score?"
 
 # --- demo organisation identifiers ------------------------------------------------
 MRN_SYSTEM = "http://demo-clinic.example.org/mrn"
@@ -50,7 +55,6 @@ CANCELLATION_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancell
 MIN_VALUE_EXT = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE_EXT = "http://hl7.org/fhir/StructureDefinition/maxValue"
 
-DEMO_META: dict[str, Any] = {"tag": [{"system": DATA_ORIGIN_SYSTEM, "code": "demo", "display": "Synthetic demo data"}]}
 
 CHANNELS: tuple[str, ...] = ("sms", "whatsapp", "email", "voice")
 CHANNEL_DISPLAY = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "E-mail", "voice": "Voice call"}
@@ -61,6 +65,16 @@ CHANNEL_MEDIUM: dict[str, tuple[str, str]] = {
     "whatsapp": ("ONLINEWRIT", "online written"),
     "email": ("EMAILWRIT", "email"),
     "voice": ("PHONE", "telephone"),
+}
+
+# Displays as published in profiles/CodeSystem-*.json.
+TASK_TYPES = {"callback": "Call back", "reschedule": "Reschedule", "complaint": "Complaint"}
+TASK_BUSINESS_STATUS = {
+    "new": "New",
+    "attempted": "Contact attempted",
+    "no-answer": "No answer",
+    "investigating": "Investigating",
+    "resolved": "Resolved",
 }
 
 LANGUAGE_DISPLAY = {"en": "English", "es": "Spanish", "pt": "Portuguese"}
@@ -85,6 +99,11 @@ SERVICE_LINES: tuple[ServiceLine, ...] = (
     ServiceLine("physiotherapy", "Physiotherapy", "394602003", "Rehabilitation", 30),
 )
 SERVICE_LINE_BY_CODE = {line.code: line for line in SERVICE_LINES}
+
+
+def demo_meta() -> dict[str, Any]:
+    """Fresh meta with the demo tag (fresh: servers mutate meta, so it must not be shared)."""
+    return {"tag": [{"system": DATA_ORIGIN_SYSTEM, "code": "demo", "display": "Synthetic demo data"}]}
 
 
 def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import math
 import random
 from dataclasses import dataclass
 
-INTERCEPT = -2.62
-LEAD_TIME_PER_LOG_DAY = 0.50  # coefficient on ln(1 + lead days)
+INTERCEPT = -2.46
+LEAD_TIME_PER_LOG_DAY = 0.42  # coefficient on ln(1 + lead days)
 PRIOR_NOSHOW_FIRST = 0.80  # one earlier no-show
 PRIOR_NOSHOW_EXTRA = 0.30  # each additional earlier no-show, capped
 PRIOR_NOSHOW_CAP = 3

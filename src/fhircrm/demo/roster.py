@@ -144,9 +144,14 @@ def sites_for_line(line_code: str) -> tuple[Site, ...]:
     return tuple(s for s in SITES if line_code in s.service_lines)
 
 
-def clinicians_needed(patients: int, past_weekdays: int, future_weekdays: int) -> dict[str, int]:
-    """Clinicians per service line so expected demand stays near TARGET_UTILISATION."""
-    past_per_day = 5.5 * 0.92 / max(past_weekdays, 1)
+def clinicians_needed(
+    patients: int, past_weekdays: int, future_weekdays: int, past_visits: float = 5.5
+) -> dict[str, int]:
+    """Clinicians per service line so expected demand stays near TARGET_UTILISATION.
+
+    `past_visits` is the expected number of past appointments per patient (~8% cancel).
+    """
+    past_per_day = past_visits * 0.92 / past_weekdays if past_weekdays else 0.0
     future_per_day = 0.95 / max(future_weekdays, 1)
     per_patient_day = max(past_per_day, future_per_day)
     base = {line.code: 0 for line in c.SERVICE_LINES}
@@ -172,10 +177,12 @@ def _draw_name(rng: random.Random, taken: set[tuple[str, str]]) -> tuple[str, st
             return given, family, gender
 
 
-def build_roster(seed: int, patients: int, past_weekdays: int, future_weekdays: int) -> Roster:
+def build_roster(
+    seed: int, patients: int, past_weekdays: int, future_weekdays: int, past_visits: float = 5.5
+) -> Roster:
     """Deterministically staff the network for the expected appointment volume."""
     rng = random.Random(f"{seed}:staff")
-    needed = clinicians_needed(patients, past_weekdays, future_weekdays)
+    needed = clinicians_needed(patients, past_weekdays, future_weekdays, past_visits)
     plan: list[tuple[str, int, str]] = list(BASE_CLINICIANS)
     for line in c.SERVICE_LINES:
         have = sum(1 for code, _, _ in BASE_CLINICIANS if code == line.code)
@@ -238,11 +245,15 @@ def build_roster(seed: int, patients: int, past_weekdays: int, future_weekdays: 
 _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
+def _business_hours() -> list[dict[str, Any]]:
+    return [{"daysOfWeek": list(_WEEKDAYS), "availableStartTime": "08:00:00", "availableEndTime": "17:00:00"}]
+
+
 def _organization() -> dict[str, Any]:
     return {
         "resourceType": "Organization",
         "id": ORG_ID,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "identifier": [{"system": "http://demo-clinic.example.org/org", "value": "DCHN"}],
         "active": True,
         "type": [c.concept(c.ORGANIZATION_TYPE, "prov", "Healthcare Provider")],
@@ -259,7 +270,7 @@ def _payer() -> dict[str, Any]:
     return {
         "resourceType": "Organization",
         "id": PAYER_ID,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "active": True,
         "type": [c.concept(c.ORGANIZATION_TYPE, "pay", "Payer")],
         "name": PAYER_NAME,
@@ -283,7 +294,7 @@ def _location(site: Site) -> dict[str, Any]:
     return {
         "resourceType": "Location",
         "id": site.id,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "status": "active",
         "name": site.name,
         "description": f"Outpatient clinic ({', '.join(site.service_lines)})",
@@ -293,7 +304,7 @@ def _location(site: Site) -> dict[str, Any]:
         "physicalType": c.concept(c.LOCATION_PHYSICAL_TYPE, "bu", "Building"),
         "position": {"longitude": site.longitude, "latitude": site.latitude},
         "managingOrganization": c.ref("Organization", ORG_ID),
-        "hoursOfOperation": [{"daysOfWeek": _WEEKDAYS, "openingTime": "08:00:00", "closingTime": "17:00:00"}],
+        "hoursOfOperation": [{"daysOfWeek": list(_WEEKDAYS), "openingTime": "08:00:00", "closingTime": "17:00:00"}],
     }
 
 
@@ -301,7 +312,7 @@ def _healthcare_service(line: c.ServiceLine) -> dict[str, Any]:
     return {
         "resourceType": "HealthcareService",
         "id": hcs_id(line),
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "active": True,
         "providedBy": c.ref("Organization", ORG_ID),
         "type": [c.service_type(line)],
@@ -310,7 +321,7 @@ def _healthcare_service(line: c.ServiceLine) -> dict[str, Any]:
         "name": line.display,
         "communication": [c.concept(c.BCP47, code, c.LANGUAGE_DISPLAY[code]) for code in ("en", "es", "pt")],
         "appointmentRequired": True,
-        "availableTime": [{"daysOfWeek": _WEEKDAYS, "availableStartTime": "08:00:00", "availableEndTime": "17:00:00"}],
+        "availableTime": _business_hours(),
     }
 
 
@@ -322,7 +333,7 @@ def _practitioner(member: StaffMember) -> dict[str, Any]:
     return {
         "resourceType": "Practitioner",
         "id": member.practitioner_id,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "identifier": [{"system": c.STAFF_ID_SYSTEM, "value": member.practitioner_id[5:].upper()}],
         "active": True,
         "name": [name],
@@ -333,27 +344,31 @@ def _practitioner(member: StaffMember) -> dict[str, Any]:
 
 def _role(member: StaffMember) -> dict[str, Any]:
     if member.line is None:
-        code = c.concept(c.CRM_ROLE_SYSTEM, "coordinator", "Care coordinator")
+        codes = [c.concept(c.CRM_ROLE_SYSTEM, "coordinator", "Care coordinator")]
         services = [
             c.ref("HealthcareService", hcs_id(c.SERVICE_LINE_BY_CODE[code_])) for code_ in member.site.service_lines
         ]
         specialties: list[dict[str, Any]] = []
     else:
-        code = c.concept(c.PRACTITIONER_ROLE, member.kind, "Doctor" if member.kind == "doctor" else "Nurse")
+        # The HL7 profession plus the CRM role, so staff can be filtered by either.
+        codes = [
+            c.concept(c.PRACTITIONER_ROLE, member.kind, "Doctor" if member.kind == "doctor" else "Nurse"),
+            c.concept(c.CRM_ROLE_SYSTEM, "clinician", "Clinician"),
+        ]
         services = [c.ref("HealthcareService", hcs_id(member.line))]
         specialties = [c.specialty(member.line)]
     role: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": member.role_id,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "active": True,
         "practitioner": c.ref("Practitioner", member.practitioner_id, member.display),
         "organization": c.ref("Organization", ORG_ID),
-        "code": [code],
+        "code": codes,
         "location": [c.ref("Location", member.site.id)],
         "healthcareService": services,
         "telecom": [{"system": "phone", "value": member.site.phone, "use": "work"}],
-        "availableTime": [{"daysOfWeek": _WEEKDAYS, "availableStartTime": "08:00:00", "availableEndTime": "17:00:00"}],
+        "availableTime": _business_hours(),
     }
     if specialties:
         role["specialty"] = specialties
@@ -365,7 +380,7 @@ def _schedule(member: StaffMember, horizon_start: str, horizon_end: str) -> dict
     return {
         "resourceType": "Schedule",
         "id": member.schedule_id,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "active": True,
         "serviceType": [c.service_type(member.line)],
         "specialty": [c.specialty(member.line)],
@@ -383,7 +398,7 @@ def nps_questionnaire(published: dt.date) -> dict[str, Any]:
     return {
         "resourceType": "Questionnaire",
         "id": NPS_QUESTIONNAIRE_ID,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "url": c.NPS_QUESTIONNAIRE_URL,
         "version": "1",
         "name": "DemoNPS",
@@ -395,8 +410,7 @@ def nps_questionnaire(published: dt.date) -> dict[str, Any]:
         "item": [
             {
                 "linkId": "nps",
-                "text": "How likely are you to recommend our clinic to a friend or family "
-                "member? (0 = not at all likely, 10 = extremely likely)",
+                "text": c.NPS_ITEM_TEXT,
                 "type": "integer",
                 "required": True,
                 "extension": [
@@ -406,7 +420,7 @@ def nps_questionnaire(published: dt.date) -> dict[str, Any]:
             },
             {
                 "linkId": "comment",
-                "text": "What is the main reason for your score?",
+                "text": c.NPS_COMMENT_TEXT,
                 "type": "text",
                 "required": False,
             },

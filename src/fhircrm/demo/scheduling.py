@@ -9,42 +9,40 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fhircrm.demo import codes as c
 from fhircrm.demo.roster import StaffMember
-from fhircrm.demo.timeutil import iso, is_weekday, local, slot_start_minute, slots_per_day
+from fhircrm.demo.timeutil import is_weekday, iso, local, slot_start_minute, slots_per_day
 
 
 @dataclass(frozen=True, slots=True)
 class Booking:
-    """A slot on a clinician's grid."""
+    """A slot on a clinician's grid; times are computed once (they are read many times)."""
 
     clinician: StaffMember
     day: dt.date
     index: int
+    minutes: int = field(init=False)
+    start: dt.datetime = field(init=False)
+    end: dt.datetime = field(init=False)
 
-    @property
-    def minutes(self) -> int:
+    def __post_init__(self) -> None:
         assert self.clinician.line is not None
-        return self.clinician.line.slot_minutes
-
-    @property
-    def start(self) -> dt.datetime:
-        return local(self.day, slot_start_minute(self.index, self.minutes))
-
-    @property
-    def end(self) -> dt.datetime:
-        return self.start + dt.timedelta(minutes=self.minutes)
+        minutes = self.clinician.line.slot_minutes
+        start = local(self.day, slot_start_minute(self.index, minutes))
+        object.__setattr__(self, "minutes", minutes)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", start + dt.timedelta(minutes=minutes))
 
     @property
     def slot_id(self) -> str:
-        return slot_id(self.clinician, self.day, self.index)
+        return grid_slot_id(self.clinician, self.day, self.index)
 
 
-def slot_id(clinician: StaffMember, day: dt.date, index: int) -> str:
+def grid_slot_id(clinician: StaffMember, day: dt.date, index: int) -> str:
     """Deterministic id; unique because a grid position is booked at most once."""
     assert clinician.line is not None
     minute = slot_start_minute(index, clinician.line.slot_minutes)
@@ -77,17 +75,18 @@ class SlotBook:
         *,
         max_shift: int = 7,
         tentative_only: bool = False,
+        avoid_days: Collection[dt.date] = (),
     ) -> Booking | None:
         """Book a free slot near `day` (same day first, then +/-1, +/-2 ... days).
 
         Candidates are tried in order (preferred clinician first) on each day so
         continuity of care wins over the exact date. With `tentative_only` the
         slot is found but not marked taken (used for cancelled appointments,
-        whose slot was released again).
+        whose slot was released again). `avoid_days` keeps a patient to one visit a day.
         """
         for shift in _day_offsets(max_shift):
             when = day + dt.timedelta(days=shift)
-            if when < earliest or when > latest or not is_weekday(when):
+            if when < earliest or when > latest or not is_weekday(when) or when in avoid_days:
                 continue
             for clinician in candidates:
                 assert clinician.line is not None
@@ -120,7 +119,7 @@ def slot_resource(booking: Booking, status: str) -> dict[str, Any]:
     return {
         "resourceType": "Slot",
         "id": booking.slot_id,
-        "meta": c.DEMO_META,
+        "meta": c.demo_meta(),
         "serviceType": [c.service_type(clinician.line)],
         "specialty": [c.specialty(clinician.line)],
         "schedule": c.ref("Schedule", clinician.schedule_id),
