@@ -1,0 +1,44 @@
+"""The EHR connector's worker wiring: the write-back job kind, the polling fallback and the write-back sweep."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.ehr.client import FhirpyEhrClient, build_client
+from fhircrm.ehr.polling import poll_all
+from fhircrm.ehr.writeback import WRITEBACK_JOB, sweep, write_back
+from fhircrm.events import EventConsumers
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.runtime import Runtime
+
+_CLIENTS: dict[int, tuple[Runtime, FhirpyEhrClient]] = {}
+
+
+def ehr_client(runtime: Runtime) -> FhirpyEhrClient:
+    """The one EHR client of this runtime (its circuit breaker sees every call of the process)."""
+    found = _CLIENTS.get(id(runtime))
+    if found is None or found[0] is not runtime:
+        found = (runtime, build_client(runtime.settings, runtime.http))
+        _CLIENTS[id(runtime)] = found
+    return found[1]
+
+
+def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, periodic: list) -> None:
+    from fhircrm.worker import Periodic
+
+    settings = runtime.settings
+    if not settings.ehr_base_url:
+        return
+
+    async def write_back_job(conn: AsyncConnection, job: object) -> None:
+        await write_back(conn, job, client=ehr_client(runtime), settings=settings)  # type: ignore[arg-type]
+
+    jobs.register(WRITEBACK_JOB, write_back_job, max_attempts=10)
+    if settings.ehr_writeback_types:
+        periodic.append(Periodic("ehr-writeback-sweep", settings.ehr_writeback_seconds, lambda c: sweep(c, settings)))
+    if settings.ehr_poll_seconds > 0:
+
+        async def poll(conn: AsyncConnection) -> None:
+            await poll_all(conn, ehr_client(runtime), settings)
+
+        periodic.append(Periodic("ehr-poll", settings.ehr_poll_seconds, poll))

@@ -1,0 +1,38 @@
+"""The subscriptions package's worker wiring: EHR notification processing, gap fills, our deliveries."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.ehr.install import ehr_client
+from fhircrm.events import EventConsumers
+from fhircrm.jobs import Job
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.runtime import Runtime
+from fhircrm.subscriptions.delivery import activate, deliver
+from fhircrm.subscriptions.gaps import fill_gap
+from fhircrm.subscriptions.inbound import NOTIFICATION_JOB
+from fhircrm.subscriptions.outbox import ACTIVATE_JOB, DELIVERY_JOB
+from fhircrm.subscriptions.processing import GAP_JOB, process_notification
+
+
+def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, _periodic: list) -> None:
+    async def delivery_job(conn: AsyncConnection, job: Job) -> None:
+        await deliver(conn, job, runtime=runtime)
+
+    async def activate_job(conn: AsyncConnection, job: Job) -> None:
+        await activate(conn, job, runtime=runtime)
+
+    jobs.register(DELIVERY_JOB, delivery_job, batch_size=1)
+    jobs.register(ACTIVATE_JOB, activate_job)
+    if not runtime.settings.ehr_base_url:
+        return
+
+    async def notification_job(conn: AsyncConnection, job: Job) -> None:
+        await process_notification(conn, job, client=ehr_client(runtime), settings=runtime.settings)
+
+    async def gap_job(conn: AsyncConnection, job: Job) -> None:
+        await fill_gap(conn, job, client=ehr_client(runtime), settings=runtime.settings)
+
+    jobs.register(NOTIFICATION_JOB, notification_job, max_attempts=20)
+    jobs.register(GAP_JOB, gap_job, max_attempts=20)

@@ -1,0 +1,62 @@
+"""Tables of both directions of subscriptions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fhircrm.fhir.sql.tables import PrimaryKey, metadata
+
+# --- Listening to the EHR ---------------------------------------------------------------------------------------
+
+#: Per EHR subscription (by our name for it): the highest event number processed and when we last heard.
+ehr_subscription_state = sa.Table(
+    "ehr_subscription_state",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("ehr_subscription", sa.String(255), nullable=True),  # Subscription/<id> at the EHR
+    sa.Column("last_event", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_status", sa.String(32), nullable=True),
+    sa.Column("last_received_at", sa.DateTime, nullable=True),  # naive UTC
+)
+
+#: Event numbers already processed per subscription: a repeat is dropped, a hole is a gap to fill.
+ehr_notification_event = sa.Table(
+    "ehr_notification_event",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("number", sa.BigInteger, primary_key=True),
+    sa.Column("processed_at", sa.DateTime, nullable=False),
+)
+
+# --- Publishing our own Subscriptions ----------------------------------------------------------------------------
+
+#: Counters of one of our Subscriptions (by its id): events matched, deliveries made and failed, last error.
+subscription_counter = sa.Table(
+    "subscription_counter",
+    metadata,
+    sa.Column("subscription_id", sa.String(64), primary_key=True),
+    sa.Column("events_since_start", sa.BigInteger, nullable=False, default=0),
+    sa.Column("delivered", sa.BigInteger, nullable=False, default=0),
+    sa.Column("failed", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_error", sa.String(2000), nullable=True),  # HTTP status or error class, never PHI
+    sa.Column("last_delivered_at", sa.DateTime, nullable=True),
+)
+
+#: One notification to deliver (an event, or a handshake): the outbox row its delivery jobs work on.
+subscription_delivery = sa.Table(
+    "subscription_delivery",
+    metadata,
+    sa.Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # event-notification | handshake
+    sa.Column("event_number", sa.BigInteger, nullable=True),
+    sa.Column("focus", sa.String(140), nullable=True),  # Type/id
+    sa.Column("focus_version", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | dead | cancelled
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String(2000), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Index(None, "subscription_id", "event_number"),
+    sa.Index(None, "subscription_id", "status"),
+)
