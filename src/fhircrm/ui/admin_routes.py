@@ -1,0 +1,63 @@
+"""``/ui/admin``: what is configured and how it is doing, read from settings and the store (no secrets shown)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from fhircrm.channels.codes import OUTBOUND_CHANNELS
+from fhircrm.channels.providers import provider_for
+from fhircrm.config import Settings
+from fhircrm.deps import StoreDep
+from fhircrm.smartapp.guard import AppSessionDep
+from fhircrm.ui.access import require_signed_in_user
+from fhircrm.ui.common import page
+from fhircrm.ui.fetch import parse_instant
+from fhircrm.ui.web import PageRoute
+
+router = APIRouter(route_class=PageRoute)
+
+
+def _subscription_row(sub: dict) -> dict:
+    channel = sub.get("channel") or {}
+    return {
+        "id": sub["id"],
+        "status": sub.get("status", "unknown"),
+        "criteria": sub.get("criteria", ""),
+        "endpoint": channel.get("endpoint", ""),
+        "type": channel.get("type", ""),
+        "error": sub.get("error", ""),
+        "updated": parse_instant((sub.get("meta") or {}).get("lastUpdated")),
+        "healthy": sub.get("status") in ("active", "requested") and not sub.get("error"),
+    }
+
+
+@router.get("/admin", name="admin")
+async def admin_page(request: Request, session: AppSessionDep, store: StoreDep) -> Response:
+    require_signed_in_user(session)
+    settings: Settings = request.app.state.settings
+    subs = (await store.search("Subscription", [("_count", "100")])).matches
+    journeys = (await store.search("PlanDefinition", [("_count", "100")])).matches
+    ehr = {
+        "configured": bool(settings.ehr_base_url),
+        "base_url": settings.ehr_base_url or "",
+        "auth": settings.ehr_auth,
+        "polling": settings.ehr_poll_seconds,
+        "writeback": ", ".join(settings.ehr_writeback_types) or "none",
+    }
+    channels = [
+        {"channel": c, "provider": provider_for(settings, c), "live": provider_for(settings, c) != "local"}
+        for c in OUTBOUND_CHANNELS
+    ]
+    return page(
+        request,
+        session,
+        "admin.html",
+        ehr=ehr,
+        subscriptions=[_subscription_row(s) for s in subs],
+        channels=channels,
+        journeys=[
+            {"id": j["id"], "title": j.get("title") or j.get("name") or j["id"], "status": j.get("status", "")}
+            for j in journeys
+        ],
+        settings=settings,
+    )

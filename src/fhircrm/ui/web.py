@@ -1,0 +1,108 @@
+"""What every page of the app shares: the templates, HTML error pages, CSRF and the security headers.
+
+``PageRoute`` is the route class of the UI and app routers: it turns refusals and FHIR errors into HTML pages
+(not OperationOutcomes) and adds the security headers to every response, so no middleware is needed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from fhircrm.config import Settings
+from fhircrm.errors import FhircrmError
+
+log = logging.getLogger(__name__)
+APP_DIR = Path(__file__).resolve().parents[3] / "smart_app"
+templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+class PageError(Exception):
+    """A request the app refuses, shown to the person as a page with ``status``."""
+
+    status = 400
+    title = "Request refused"
+
+    def __init__(self, message: str, *, status: int | None = None, title: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status or self.status
+        self.title = title or self.title
+
+
+class SignInRequired(PageError):
+    status = 401
+    title = "Sign-in required"
+
+
+class Forbidden(PageError):
+    status = 403
+    title = "Not allowed"
+
+
+def content_security_policy(settings: Settings) -> str:
+    ancestors = " ".join(["'self'", *settings.app_frame_ancestors])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def secure_headers(request: Request, response: Response) -> None:
+    settings: Settings = request.app.state.settings
+    response.headers["Content-Security-Policy"] = content_security_policy(settings)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    if request.url.scheme == "https" or forwarded == "https":
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return templates.TemplateResponse(
+        request, "error.html", {"title": title, "message": message, "session": None}, status_code=status
+    )
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except (PageError, FhircrmError) as exc:
+                await _unwind(request, exc)
+                if isinstance(exc, PageError):
+                    response = error_page(request, exc.status, exc.title, str(exc))
+                else:
+                    log.info("ui request refused: %s", type(exc).__name__)
+                    response = error_page(request, exc.status, "Request refused", str(exc))
+            secure_headers(request, response)
+            return response
+
+        return route
+
+
+async def _unwind(request: Request, exc: Exception) -> None:
+    """Exit the request's dependencies WITH the error, so the store's transaction rolls back: a refused request
+    changes nothing. (FastAPI closes them after this wrapper returns, and we return a page, not the error.)"""
+    stack = request.scope.get("fastapi_function_astack")
+    if stack is not None:
+        await stack.__aexit__(type(exc), exc, exc.__traceback__)
+
+
+def check_csrf(request: Request, expected: str, submitted: str | None) -> None:
+    """Per-session token: from the form field ``csrf`` or the ``X-CSRF-Token`` header htmx sends."""
+    candidate = submitted or request.headers.get("x-csrf-token") or ""
+    if not expected or not hmac.compare_digest(candidate.encode(), expected.encode()):
+        raise Forbidden("the form is stale or did not come from this app: reload the page and try again")
