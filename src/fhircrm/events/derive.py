@@ -86,7 +86,30 @@ def appointment(previous: dict | None, current: dict) -> list[DomainEvent]:
                 previous_start=previous.get("start"),
             )
         )
+    if status in ("booked", "pending") and previous is not None and _became_confirmed(previous, current):
+        events.append(_event(EventName.APPOINTMENT_CONFIRMED, current, start=current.get("start")))
     return events
+
+
+CONFIRMED_URL = "http://fhircrm.org/StructureDefinition/appointment-confirmed"
+
+
+def _became_confirmed(previous: dict, current: dict) -> bool:
+    """The patient said yes: the confirmed extension appeared (a "C" reply), or the patient participant's status
+    moved to accepted. Only changes count: EHRs often create appointments already accepted."""
+
+    def marked(a: dict) -> bool:
+        return any(e.get("url") == CONFIRMED_URL for e in a.get("extension", []))
+
+    def accepted(a: dict) -> bool:
+        return any(
+            (_ref(p.get("actor")) or "").startswith("Patient/") and p.get("status") == "accepted"
+            for p in a.get("participant", [])
+        )
+
+    if marked(previous):
+        return False
+    return marked(current) or (accepted(current) and not accepted(previous))
 
 
 def encounter(previous: dict | None, current: dict) -> list[DomainEvent]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class EventName(StrEnum):
     APPOINTMENT_BOOKED = "AppointmentBooked"
+    APPOINTMENT_CONFIRMED = "AppointmentConfirmed"  # the patient participant accepted (a "C" reply)
     APPOINTMENT_RESCHEDULED = "AppointmentRescheduled"
     APPOINTMENT_CANCELLED = "AppointmentCancelled"
     APPOINTMENT_NO_SHOW = "AppointmentNoShow"

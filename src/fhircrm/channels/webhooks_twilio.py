@@ -1,0 +1,119 @@
+"""Twilio webhooks: inbound SMS/WhatsApp, delivery status callbacks, and the voice menu's digits.
+
+Every request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1 over our public URL and the sorted form
+parameters); otherwise 403 and nothing is stored. Replays are ignored by MessageSid.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from fhircrm.channels import receipts, signatures
+from fhircrm.channels.inbound import InboundMessage, receive
+from fhircrm.channels.replies import Intent
+from fhircrm.channels.tables import channel_delivery
+from fhircrm.channels.urls import public_root
+from fhircrm.config import Settings
+from fhircrm.deps import StoreDep
+from fhircrm.fhir.store import FhirStore
+
+router = APIRouter(prefix="/channels/twilio", tags=["channels"])
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_SPOKEN = {
+    Intent.CONFIRM: "Thank you. Your appointment is confirmed. Goodbye.",
+    Intent.CANCEL: "Your appointment is cancelled. We will contact you to find a new time. Goodbye.",
+    Intent.CALLBACK: "Thank you. Someone from the clinic will call you back soon. Goodbye.",
+}
+
+
+async def signed_form(request: Request) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    form = await request.form()
+    params = [(k, str(v)) for k, v in form.multi_items()]
+    url = public_root(settings) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    if not signatures.twilio_valid(url, params, request.headers.get("X-Twilio-Signature"), token):
+        raise HTTPException(403, "invalid Twilio signature")
+    return dict(params)
+
+
+def twiml(body: str = "") -> Response:
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', media_type="text/xml")
+
+
+@router.post("/messages", include_in_schema=False)
+async def inbound_message(request: Request, store: StoreDep) -> Response:
+    form = await signed_form(request)
+    sender = form.get("From", "")
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    message = InboundMessage(
+        channel=channel,
+        provider="twilio",
+        provider_id=form.get("MessageSid") or form.get("SmsSid") or "",
+        address=sender.removeprefix("whatsapp:"),
+        text=form.get("Body", ""),
+    )
+    if not message.provider_id:
+        raise HTTPException(400, "MessageSid is required")
+    await receive(store, request.app.state.settings, message)
+    return twiml()
+
+
+async def communication_for_callback(store: FhirStore, provider: str, sid: str, attempt: str | None) -> dict | None:
+    """By provider id; or, when the callback beats our own commit (or the sender died), by the attempt id."""
+    comm = await receipts.by_provider_id(store, provider, sid)
+    if comm is not None or not attempt:
+        return comm
+    row = (
+        await store.conn.execute(
+            sa.select(channel_delivery.c.communication_id).where(channel_delivery.c.attempt_id == attempt)
+        )
+    ).first()
+    if row is None:
+        return None
+    await store.conn.execute(
+        sa.update(channel_delivery)
+        .where(channel_delivery.c.attempt_id == attempt)
+        .values(state="sent", provider_id=sid)
+    )
+    comm = (await store.read("Communication", row.communication_id)).content
+    if comm and comm.get("status") == "preparation":
+        comm = await receipts.record_accepted(store, comm, provider, receipts.SendResult(sid))
+    return comm
+
+
+@router.post("/status", include_in_schema=False)
+async def status_callback(request: Request, store: StoreDep) -> Response:
+    form = await signed_form(request)
+    if form.get("CallSid") and not form.get("MessageSid"):
+        provider, sid, status = "twilio-voice", form["CallSid"], form.get("CallStatus", "")
+    else:
+        provider, sid, status = "twilio", form.get("MessageSid", ""), form.get("MessageStatus", "")
+    comm = await communication_for_callback(store, provider, sid, request.query_params.get("attempt"))
+    fhir_status = receipts.PROVIDER_STATUS.get(status)
+    if comm is not None and fhir_status:
+        reason = "undeliverable" if fhir_status == "not-done" else None
+        await receipts.record_status(store, comm, fhir_status, reason=reason)
+    return twiml()
+
+
+@router.post("/voice/gather", include_in_schema=False)
+async def voice_gather(request: Request, store: StoreDep) -> Response:
+    """The digit pressed during a confirmation call: handled like a text reply to that call's message."""
+    form = await signed_form(request)
+    message = InboundMessage(
+        channel="voice",
+        provider="twilio",
+        provider_id=f"{form.get('CallSid', '')}:gather",
+        address=form.get("To") if form.get("Direction", "outbound-api").startswith("outbound") else form.get("From"),
+        text=form.get("Digits", ""),
+        replied_to=request.query_params.get("communication"),
+    )
+    outcome = await receive(store, request.app.state.settings, message)
+    spoken = _SPOKEN.get(outcome.intent) if outcome else None
+    if spoken is None:
+        spoken = "Thank you. Goodbye."
+    return twiml(f"<Say>{escape(spoken)}</Say><Hangup/>")
