@@ -8,13 +8,14 @@ transaction as the mirrored writes, so a crash repeats at most one page and skip
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.config import Settings
 from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.cursors import get_cursor, set_cursor
-from fhircrm.ehr.errors import EhrUnavailable
+from fhircrm.ehr.errors import EhrError, EhrUnavailable
 from fhircrm.ehr.mirror import MIRRORED_TYPES, mirror
 from fhircrm.stores import open_store
 
@@ -22,10 +23,16 @@ log = logging.getLogger(__name__)
 PAGE = 100
 
 
+@dataclass(frozen=True, slots=True)
+class Synced:
+    fetched: int  # resources the EHR returned (the ones at the cursor's instant come again)
+    written: int  # new versions mirrored
+
+
 async def sync_type(
     conn: AsyncConnection, client: EhrClient, settings: Settings, resource_type: str, *, since: str | None = None
-) -> int:
-    """Mirror what changed on the EHR since the cursor (or ``since``); returns how many resources were written."""
+) -> Synced:
+    """Mirror what changed on the EHR since the cursor (or ``since``, which leaves the cursor alone)."""
     name = f"poll:{resource_type}"
     cursor = since or await get_cursor(conn, name)
     params = [("_sort", "_lastUpdated"), ("_count", str(PAGE))]
@@ -43,15 +50,22 @@ async def sync_type(
             newest = updated
     if newest and since is None:
         await set_cursor(conn, name, newest)
-    return written
+    return Synced(len(found), written)
 
 
 async def poll_all(conn: AsyncConnection, client: EhrClient, settings: Settings) -> int:
+    """One polling round over every mirrored type; returns how many versions were written.
+
+    A down EHR ends the round (what was mirrored so far commits with its cursors; the rest waits for the next
+    round); a type the EHR refuses to search is skipped, so it cannot hold back the others.
+    """
     total = 0
     for resource_type in MIRRORED_TYPES:
         try:
-            total += await sync_type(conn, client, settings, resource_type)
+            total += (await sync_type(conn, client, settings, resource_type)).written
         except EhrUnavailable as exc:
             log.warning("EHR poll stopped at %s: %s", resource_type, exc)
             break
+        except EhrError as exc:
+            log.warning("EHR poll skipped %s: %s", resource_type, exc)
     return total

@@ -3,10 +3,13 @@
 A periodic sweep queues one job per new local version (``_lastUpdated`` cursor per type, dedupe key per
 version); the job writes it to the EHR idempotently: conditional create on our identifier for a first version
 (``If-None-Exist: identifier=<system>|<id>``), conditional update on it afterwards. A down EHR only delays the
-jobs (``RetryLater``); a refused resource goes to the dead letters with the EHR's status.
+jobs (``RetryLater``); a refused resource goes to the dead letters with the EHR's status. Engagement data of a
+patient who objects to data sharing (``objections``) is not written: the job finishes without a call.
 """
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,11 +17,13 @@ from fhircrm.config import Settings
 from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.cursors import get_cursor, set_cursor
 from fhircrm.ehr.errors import EhrUnavailable
+from fhircrm.ehr.objections import objects_to_sharing, patient_of
 from fhircrm.errors import Gone, NotFound
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.registry import RetryLater
 from fhircrm.stores import open_store
 
+log = logging.getLogger(__name__)
 WRITEBACK_JOB = "ehr-writeback"
 WRITEBACK_TYPES = (
     "Communication",
@@ -66,6 +71,10 @@ async def write_back(conn: AsyncConnection, job: Job, *, client: EhrClient, sett
         current = (await store.read(job.payload["type"], job.payload["id"])).content or {}
     except (NotFound, Gone):
         return  # deleted before we got to it: nothing to copy
+    patient = patient_of(current)
+    if patient and await objects_to_sharing(store, patient):
+        log.info("write-back of %s/%s skipped: the patient objects to data sharing", job.payload["type"], current["id"])
+        return
     body = for_ehr(current)
     criteria = f"identifier={CRM_IDENTIFIER_SYSTEM}|{current['id']}"
     try:

@@ -68,6 +68,43 @@ async def enqueue(
     return True
 
 
+async def enqueue_many(
+    conn: AsyncConnection,
+    kind: str,
+    payloads: list[dict],
+    *,
+    dedupe_keys: list[str | None] | None = None,
+    run_at: datetime | None = None,
+) -> int:
+    """Add several jobs of one kind in a few statements (a write that fans out, e.g. one per matched subscriber).
+
+    Returns how many were added (those whose ``dedupe_key`` already exists are skipped).
+    """
+    now = utcnow()
+    keys = dedupe_keys or [None] * len(payloads)
+    rows = [
+        {
+            "kind": kind,
+            "dedupe_key": key,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "run_at": run_at or now,
+            "created_at": now,
+        }
+        for payload, key in zip(payloads, keys, strict=True)
+    ]
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = 0
+    for start in range(0, len(rows), 1000):  # well under both databases' bound-parameter limits
+        statement = insert(job).values(rows[start : start + 1000]).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        added += len((await conn.execute(statement.returning(job.c.id))).all())
+    if added and dialect == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, kind)))
+    return added
+
+
 async def claim(conn: AsyncConnection, kinds: list[str], *, limit: int) -> list[Job]:
     """Lock up to ``limit`` due pending jobs of ``kinds`` for the rest of the caller's transaction."""
     rows = await conn.execute(

@@ -39,8 +39,12 @@ def job_payload(name: str, body: object, *, path_focus: str | None, received_at:
             _check_resource(resource)
         payload["format"] = "backport"
         numbers = [e.number for e in note.events if e.number is not None]
+        # The EHR's Subscription is in the key: a re-registered one numbers its events from 1 again.
+        sub = (note.subscription or "").rsplit("/", 1)[-1][:64]
         key = (
-            f"ehr-note:{name}:{min(numbers)}-{max(numbers)}" if note.type == "event-notification" and numbers else None
+            f"ehr-note:{name}:{sub}:{min(numbers)}-{max(numbers)}"
+            if note.type == "event-notification" and numbers
+            else None
         )
         return payload, key
     if body.get("resourceType") == "Bundle":

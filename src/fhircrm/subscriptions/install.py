@@ -10,10 +10,9 @@ from fhircrm.jobs import Job
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.subscriptions.delivery import activate, deliver
-from fhircrm.subscriptions.gaps import fill_gap
 from fhircrm.subscriptions.inbound import NOTIFICATION_JOB
 from fhircrm.subscriptions.outbox import ACTIVATE_JOB, DELIVERY_JOB
-from fhircrm.subscriptions.processing import GAP_JOB, process_notification
+from fhircrm.subscriptions.processing import GAP_JOB, fill_gap, process_notification
 
 
 def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, _periodic: list) -> None:

@@ -59,3 +59,9 @@ async def processed(conn: AsyncConnection, name: str, low: int, high: int) -> se
     t = ehr_notification_event
     rows = await conn.execute(sa.select(t.c.number).where(t.c.name == name, t.c.number.between(low, high)))
     return {r[0] for r in rows}
+
+
+async def forget_numbers(conn: AsyncConnection, name: str) -> None:
+    """The EHR's Subscription behind ``name`` was replaced: its numbering starts again at 1."""
+    t = ehr_notification_event
+    await conn.execute(sa.delete(t).where(t.c.name == name))

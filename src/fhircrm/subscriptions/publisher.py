@@ -14,7 +14,7 @@ from fhircrm.fhir.changes import Change
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import enqueue
 from fhircrm.subscriptions.matching import matching_changes, validate
-from fhircrm.subscriptions.outbox import ACTIVATE_JOB, add_delivery, next_event_number
+from fhircrm.subscriptions.outbox import ACTIVATE_JOB, add_event_deliveries
 
 #: Never notified: our own bookkeeping resources (a Subscription's status change must not feed itself).
 SKIP_TYPES = frozenset({"Subscription", "AuditEvent", "Bundle", "OperationOutcome"})
@@ -46,14 +46,8 @@ async def notify_subscribers(conn: AsyncConnection, changes: list[Change]) -> No
         criteria = sub.get("criteria") or ""
         if not any(criteria.startswith(t) or "/SubscriptionTopic/" in criteria for t in types):
             continue
-        for change in await matching_changes(store, sub, relevant):
-            number = await next_event_number(conn, sub["id"])
-            version = int((change.current or {}).get("meta", {}).get("versionId", 0)) or None
-            await add_delivery(
-                conn,
-                sub["id"],
-                "event-notification",
-                event_number=number,
-                focus=f"{change.resource_type}/{change.fhir_id}",
-                focus_version=version,
-            )
+        focuses = [
+            (f"{c.resource_type}/{c.fhir_id}", int((c.current or {}).get("meta", {}).get("versionId", 0)) or None)
+            for c in await matching_changes(store, sub, relevant)
+        ]
+        await add_event_deliveries(conn, sub["id"], focuses)
