@@ -4,6 +4,10 @@
 live in one narrow table per parameter type; ``sp`` is a 64-bit hash of (resource type, parameter code), so a
 new SearchParameter needs no DDL and index keys stay small. Dates are stored as UTC ``low``/``high`` bounds so
 that periods and partial dates match the way the FHIR search rules say.
+
+Every index of an index table is covering on PostgreSQL (``INCLUDE``): the value indexes carry ``res_pk`` and
+the ``(res_pk, sp)`` indexes carry the values, so filter lookups, the semi-joins that check a second filter and
+``_sort`` keys are all index-only scans and a search never reads table pages (SQLite ignores ``INCLUDE``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ resource = sa.Table(
     sa.UniqueConstraint("res_type", "fhir_id"),
     sa.Index(None, "res_type", "last_updated"),
     sa.Index(None, "last_updated"),
+    # Searches check each candidate is live (and of its type) without reading the large content rows.
+    sa.Index(None, "id", postgresql_include=["res_type", "deleted"]),
 )
 
 resource_history = sa.Table(
@@ -56,6 +62,10 @@ resource_history = sa.Table(
 )
 
 
+# Text too long to copy into an index entry (a btree entry must stay under ~2.7 kB); only :text and :exact read it.
+_NOT_COVERED = frozenset({"display", "exact"})
+
+
 def _index_table(name: str, *columns: sa.Column, indexes: tuple[sa.Index, ...] = ()) -> sa.Table:
     """An index table: (res_pk, sp) plus the value columns of one parameter type."""
     return sa.Table(
@@ -64,9 +74,12 @@ def _index_table(name: str, *columns: sa.Column, indexes: tuple[sa.Index, ...] =
         sa.Column("res_pk", PrimaryKey, sa.ForeignKey("resource.id"), nullable=False),
         sa.Column("sp", sa.BigInteger, nullable=False),
         *columns,
-        sa.Index(None, "res_pk", "sp"),
+        sa.Index(None, "res_pk", "sp", postgresql_include=[c.name for c in columns if c.name not in _NOT_COVERED]),
         *indexes,
     )
+
+
+_WITH_PK = {"postgresql_include": ["res_pk"]}
 
 
 idx_token = _index_table(
@@ -74,21 +87,23 @@ idx_token = _index_table(
     sa.Column("system", Token, nullable=True),
     sa.Column("code", Token, nullable=True),
     sa.Column("display", Token, nullable=True),  # CodeableConcept.text / Coding.display, for :text
-    indexes=(sa.Index(None, "sp", "code", "system"),),
+    indexes=(sa.Index(None, "sp", "code", "system", **_WITH_PK),),
 )
 
 idx_string = _index_table(
     "idx_string",
     sa.Column("norm", Token, nullable=False),  # lower case, accents removed: default and :contains
     sa.Column("exact", sa.String(1024), nullable=False),  # :exact
-    indexes=(sa.Index("ix_idx_string_sp_norm", "sp", "norm", postgresql_ops={"norm": "varchar_pattern_ops"}),),
+    indexes=(
+        sa.Index("ix_idx_string_sp_norm", "sp", "norm", postgresql_ops={"norm": "varchar_pattern_ops"}, **_WITH_PK),
+    ),
 )
 
 idx_date = _index_table(
     "idx_date",
     sa.Column("low", sa.DateTime, nullable=False),
     sa.Column("high", sa.DateTime, nullable=False),
-    indexes=(sa.Index(None, "sp", "low", "high"), sa.Index(None, "sp", "high")),
+    indexes=(sa.Index(None, "sp", "low", "high", **_WITH_PK), sa.Index(None, "sp", "high", **_WITH_PK)),
 )
 
 idx_reference = _index_table(
@@ -96,13 +111,24 @@ idx_reference = _index_table(
     sa.Column("target_type", sa.String(64), nullable=True),
     sa.Column("target_id", sa.String(64), nullable=True),
     sa.Column("url", sa.String(1024), nullable=True),  # absolute and canonical references
-    indexes=(sa.Index(None, "sp", "target_id", "target_type"), sa.Index(None, "sp", "url")),
+    indexes=(
+        sa.Index(None, "sp", "target_id", "target_type", postgresql_include=["url", "res_pk"]),
+        # Only absolute and canonical references have a url: most rows would be NULL entries.
+        sa.Index(
+            None,
+            "sp",
+            "url",
+            postgresql_where=sa.text("url IS NOT NULL"),
+            sqlite_where=sa.text("url IS NOT NULL"),
+            **_WITH_PK,
+        ),
+    ),
 )
 
 idx_number = _index_table(
     "idx_number",
     sa.Column("value", sa.Float, nullable=False),
-    indexes=(sa.Index(None, "sp", "value"),),
+    indexes=(sa.Index(None, "sp", "value", **_WITH_PK),),
 )
 
 idx_quantity = _index_table(
@@ -110,13 +136,13 @@ idx_quantity = _index_table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("system", Token, nullable=True),
     sa.Column("code", Token, nullable=True),
-    indexes=(sa.Index(None, "sp", "value"),),
+    indexes=(sa.Index(None, "sp", "value", **_WITH_PK),),
 )
 
 idx_uri = _index_table(
     "idx_uri",
     sa.Column("uri", sa.String(1024), nullable=False),
-    indexes=(sa.Index(None, "sp", "uri"),),
+    indexes=(sa.Index(None, "sp", "uri", **_WITH_PK),),
 )
 
 INDEX_TABLES: dict[str, sa.Table] = {
