@@ -100,16 +100,3 @@ async def test_a_form_without_contact_details_is_refused_and_nothing_stored(web,
     )
     assert response.status_code == 422
     assert await search(clean_engine, channel_settings, "Communication", []) == []
-
-
-async def test_a_web_chat_message_opens_a_thread_the_inbox_can_answer(web, clean_engine, channel_settings):
-    session = "s" * 24
-    response = await web.post(
-        f"/channels/webchat/{session}/messages", json={"id": "msg-0001", "text": "Are you open today?"}
-    )
-    thread_id = response.json()["thread"]
-    answer = await web.post(f"/api/inbox/threads/{thread_id}/reply", json={"text": "Yes, until 6pm."})
-    assert answer.status_code == 200
-    detail = (await web.get(f"/api/inbox/threads/{thread_id}")).json()
-    assert [m["direction"] for m in detail["messages"]] == ["inbound", "outbound"]
-    assert detail["state"] == "answered"

@@ -1,41 +1,5 @@
-"""The inbox tests use the channel app (providers configured) and its client."""
+"""The inbox tests use the channel app (providers configured), its client and its live server."""
 
-from __future__ import annotations
+from tests.channels.conftest import META, SECRET, channel_app, channel_settings, live, web
 
-from collections.abc import AsyncIterator
-
-import httpx
-import pytest
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.channels.support import TWILIO, settings_for
-
-from fhircrm.app import create_app
-from fhircrm.config import Settings
-
-META = {
-    "meta_whatsapp_token": "meta-token",
-    "meta_whatsapp_phone_number_id": "1098765",
-    "meta_app_secret": "meta-app-secret",
-    "meta_verify_token": "verify-me",
-}
-SECRET = "form-secret"
-
-
-@pytest.fixture
-def channel_settings(database_url: str) -> Settings:
-    return settings_for(database_url, **TWILIO, **META, channels_inbound_secret=SECRET)
-
-
-@pytest.fixture
-def channel_app(clean_engine: AsyncEngine, channel_settings: Settings) -> FastAPI:
-    app = create_app(channel_settings, migrate=False)
-    app.state.engine = clean_engine
-    return app
-
-
-@pytest.fixture
-async def web(channel_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=channel_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+__all__ = ["META", "SECRET", "channel_app", "channel_settings", "live", "web"]

@@ -15,17 +15,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.channels import appointments, communications, consent
+from fhircrm.channels.codes import TASK_TYPE_SYSTEM
 from fhircrm.channels.replies import Intent, intent_of
 from fhircrm.channels.tables import channel_inbound
 from fhircrm.config import Settings
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox import threads
-
-_ANSWERS = {
-    Intent.CONFIRM: "Your appointment is confirmed.",
-    Intent.CANCEL: "Your appointment is cancelled. We will contact you to find a new time.",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     """Process one inbound message in the caller's transaction; None for a replay (nothing written)."""
     if not await remember(store.conn, message.provider, message.provider_id):
         return None
-    patient = await match_sender(store, message)
+    patient = await match_sender(store, message) or await threads.linked_patient(store, message.address)
     replied = await replied_message(store, patient, message) if patient else None
     intent = intent_of(message.text, channel=message.channel) if patient else Intent.NONE
     appointment = None
@@ -153,7 +149,17 @@ async def _act(
     patient, comm = outcome.patient, outcome.communication
     focus = f"Communication/{comm['id']}"
     if patient is None:
-        outcome.task = await _task(store, "identify-sender", "Identify sender", "Who sent this message?", None, focus)
+        if not await _identification_pending(store, outcome.thread):
+            task = communications.task(
+                code="identify-sender",
+                display="Identify sender",
+                description="Who sent this message?",
+                patient_ref=None,
+                focus=focus,
+            )
+            if outcome.thread:
+                task["partOf"] = [communications.ref(f"Task/{outcome.thread['id']}")]
+            outcome.task = (await store.create(task)).content or task
     elif outcome.intent is Intent.CONFIRM and appointment:
         outcome.appointment = await appointments.confirm(store, appointment, patient)
     elif outcome.intent is Intent.CANCEL and appointment:
@@ -166,6 +172,19 @@ async def _act(
         )
     if outcome.appointment and message.channel in ("sms", "whatsapp", "webchat"):
         await _acknowledge(store, settings, patient, message.channel, comm, outcome)
+
+
+async def _identification_pending(store: FhirStore, thread: dict | None) -> bool:
+    """An identify-sender Task is already open for this thread: one per unknown sender, not one per message."""
+    if not thread:
+        return False
+    params = [
+        ("part-of", f"Task/{thread['id']}"),
+        ("code", f"{TASK_TYPE_SYSTEM}|identify-sender"),
+        ("status", "requested,in-progress"),
+        ("_summary", "count"),
+    ]
+    return bool((await store.search("Task", params)).total)
 
 
 async def _task(store: FhirStore, code: str, display: str, text: str, patient: str | None, focus: str) -> dict:
@@ -183,7 +202,7 @@ async def _acknowledge(
         patient=patient,
         template="reply-acknowledged",
         purpose="appointment-reminders",
-        context={"outcome": _ANSWERS[outcome.intent]},
+        context={"outcome": str(outcome.intent)},
         channel=channel,
         about=[f"Appointment/{outcome.appointment['id']}"] if outcome.appointment else None,
         in_response_to=f"Communication/{comm['id']}",

@@ -63,6 +63,7 @@ async def queue_message(
     in_response_to: str | None = None,
     part_of: str | None = None,
     language: str | None = None,
+    address: str | None = None,
     plain_language: bool | None = None,
     check_cap: bool = True,
     settings: Settings | None = None,
@@ -71,6 +72,7 @@ async def queue_message(
     """Record a message to ``patient`` ("Patient/123" or "123") and queue its delivery; returns the
     Communication (``preparation``, or ``not-done`` with ``statusReason`` when policy forbids it).
 
+    ``address`` overrides the patient's address on ``channel`` (a reply to the number or chat that wrote).
     Raises TemplateError when the template is unknown or a variable is missing (nothing is written), and
     Unprocessable for an unknown purpose or channel.
     """
@@ -88,13 +90,14 @@ async def queue_message(
 
     blocked: str | None = None
     if channel is None:
+        address = None  # an override belongs to the channel it was given with
         channel, blocked = await _choose_channel(store, settings, resource, patient_ref, purpose)
     lang = language or contacts.language_of(resource, settings.channels_default_language)
     plain = contacts.wants_plain_language(resource) if plain_language is None else plain_language
     rendered = render(
         template, context, language=lang, plain=plain, default_language=settings.channels_default_language
     )
-    address = contacts.address_for(resource, channel)
+    address = address or contacts.address_for(resource, channel)
     decision = policy.Decision(blocked=blocked)
     if not blocked:
         if address is None:

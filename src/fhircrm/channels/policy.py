@@ -10,6 +10,8 @@ from fhircrm.channels import consent
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 
+LIVE_CHANNELS = frozenset({"webchat"})
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -62,5 +64,7 @@ async def decide(
     cap = settings.channels_daily_cap if check_cap else 0
     if cap > 0 and await recent_count(store, patient_ref, datetime.now(UTC) - timedelta(hours=24)) >= cap:
         return Decision(blocked="frequency-cap")
+    if channel in LIVE_CHANNELS:
+        return Decision()  # the patient is in the conversation right now: quiet hours do not apply
     later = next_allowed(at, tz, settings.channels_quiet_start_hour, settings.channels_quiet_end_hour)
     return Decision(not_before=later)

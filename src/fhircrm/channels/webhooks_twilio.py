@@ -1,4 +1,4 @@
-"""Twilio webhooks: inbound SMS/WhatsApp, delivery status callbacks, and the voice menu's digits.
+"""Twilio webhooks: inbound SMS/WhatsApp and delivery status callbacks (voice calls: ``webhooks_voice``).
 
 Every request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1 over our public URL and the sorted form
 parameters); otherwise 403 and nothing is stored. Replays are ignored by MessageSid.
@@ -6,14 +6,11 @@ parameters); otherwise 403 and nothing is stored. Replays are ignored by Message
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from fhircrm.channels import receipts, signatures
 from fhircrm.channels.inbound import InboundMessage, receive
-from fhircrm.channels.replies import Intent
 from fhircrm.channels.tables import channel_delivery
 from fhircrm.channels.urls import public_root
 from fhircrm.config import Settings
@@ -22,11 +19,6 @@ from fhircrm.fhir.store import FhirStore
 
 router = APIRouter(prefix="/channels/twilio", tags=["channels"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-_SPOKEN = {
-    Intent.CONFIRM: "Thank you. Your appointment is confirmed. Goodbye.",
-    Intent.CANCEL: "Your appointment is cancelled. We will contact you to find a new time. Goodbye.",
-    Intent.CALLBACK: "Thank you. Someone from the clinic will call you back soon. Goodbye.",
-}
 
 
 async def signed_form(request: Request) -> dict[str, str]:
@@ -98,22 +90,3 @@ async def status_callback(request: Request, store: StoreDep) -> Response:
         reason = "undeliverable" if fhir_status == "not-done" else None
         await receipts.record_status(store, comm, fhir_status, reason=reason)
     return twiml()
-
-
-@router.post("/voice/gather", include_in_schema=False)
-async def voice_gather(request: Request, store: StoreDep) -> Response:
-    """The digit pressed during a confirmation call: handled like a text reply to that call's message."""
-    form = await signed_form(request)
-    message = InboundMessage(
-        channel="voice",
-        provider="twilio",
-        provider_id=f"{form.get('CallSid', '')}:gather",
-        address=form.get("To") if form.get("Direction", "outbound-api").startswith("outbound") else form.get("From"),
-        text=form.get("Digits", ""),
-        replied_to=request.query_params.get("communication"),
-    )
-    outcome = await receive(store, request.app.state.settings, message)
-    spoken = _SPOKEN.get(outcome.intent) if outcome else None
-    if spoken is None:
-        spoken = "Thank you. Goodbye."
-    return twiml(f"<Say>{escape(spoken)}</Say><Hangup/>")

@@ -1,4 +1,4 @@
-"""Inbound e-mail (an inbound-parse webhook), web forms and web chat messages: all land in the inbox.
+"""Inbound e-mail (an inbound-parse webhook) and web forms: both land in the inbox (web chat: ``webchat_routes``).
 
 E-mail and forms carry our shared secret (``X-Fhircrm-Secret`` header, or ``secret`` in the query for
 inbound-parse services that cannot set headers): missing -> 401, wrong -> 403, and nothing is stored.
@@ -21,7 +21,6 @@ from fhircrm.deps import StoreDep
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 _MESSAGE_ID = re.compile(r"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
-_SESSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def check_secret(request: Request) -> None:
@@ -87,26 +86,6 @@ async def web_form(
         address=(form.email or "").lower() or form.phone,
         text=text,
         reason="appointment" if kind == "appointment-request" else "general",
-    )
-    outcome = await receive(store, request.app.state.settings, message)
-    return {"received": outcome is not None, "thread": outcome.thread["id"] if outcome and outcome.thread else None}
-
-
-class ChatMessage(BaseModel):
-    id: str = Field(..., min_length=8, max_length=64)  # the widget's message id: a resend is a replay
-    text: str = Field(..., min_length=1, max_length=4000)
-
-
-@router.post("/webchat/{session}/messages", include_in_schema=False)
-async def chat_message(session: str, body: ChatMessage, request: Request, store: StoreDep) -> dict:
-    if not _SESSION.match(session):
-        raise HTTPException(400, "not a chat session id")
-    message = InboundMessage(
-        channel="webchat",
-        provider="webchat",
-        provider_id=f"{session}:{body.id}",
-        address=session,
-        text=body.text,
     )
     outcome = await receive(store, request.app.state.settings, message)
     return {"received": outcome is not None, "thread": outcome.thread["id"] if outcome and outcome.thread else None}

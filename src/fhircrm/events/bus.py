@@ -8,16 +8,31 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.events.model import DomainEvent, EventName
-from fhircrm.jobs import Job, enqueue
+from fhircrm.jobs import Job
+from fhircrm.jobs.queue import enqueue_many
 
 EVENT_JOB = "domain-event"
 
 Consumer = Callable[[AsyncConnection, DomainEvent], Awaitable[None]]
 
 
+def _dedupe_key(event: DomainEvent) -> str:
+    return f"event:{event.key}"[:255]
+
+
 async def emit(conn: AsyncConnection, event: DomainEvent) -> bool:
     """Queue ``event`` in the caller's transaction; a repeat of the same event (same key) is dropped."""
-    return await enqueue(conn, EVENT_JOB, event.to_json(), dedupe_key=f"event:{event.key}"[:255])
+    return await emit_many(conn, [event]) == 1
+
+
+async def emit_many(conn: AsyncConnection, events: list[DomainEvent]) -> int:
+    """Queue a write batch's events in one statement (a 500-entry transaction is one insert, not 500)."""
+    unique = list({_dedupe_key(e): e for e in events}.values())
+    if not unique:
+        return 0
+    return await enqueue_many(
+        conn, EVENT_JOB, [e.to_json() for e in unique], dedupe_keys=[_dedupe_key(e) for e in unique]
+    )
 
 
 class EventConsumers:

@@ -22,3 +22,7 @@ SLA_MINUTES = {
     "identify-sender": (240, 2880),
     "general": (240, 2880),
 }
+SLA_ALERT_URL = "http://fhircrm.org/StructureDefinition/sla-alert"
+SLA_SYSTEM = "http://fhircrm.org/CodeSystem/inbox-sla"
+ADDRESS_INPUT = "address"
+CRM_ROLE_SYSTEM = "http://fhircrm.org/CodeSystem/crm-role"

@@ -21,7 +21,7 @@ from fhircrm.channels.outbound import queue_message
 from fhircrm.deps import StoreDep
 from fhircrm.errors import BadRequest, Unprocessable
 from fhircrm.fhir.store import FhirStore
-from fhircrm.inbox import threads
+from fhircrm.inbox import identify, threads
 from fhircrm.inbox.codes import INBOX_SYSTEM
 from fhircrm.inbox.views import message_view, thread_view
 from fhircrm.stores import open_store
@@ -93,10 +93,10 @@ async def reply(thread_id: str, body: Reply, request: Request, store: StoreDep) 
     if thread.get("status") == "completed":
         raise Unprocessable("the thread is closed")
     patient = (thread.get("for") or {}).get("reference")
-    channel = threads.channel_of(thread) or "local"
+    channel: str | None = threads.channel_of(thread) or "local"
     if patient:
-        if channel in ("webform", "webchat"):
-            channel = None  # a form cannot be answered on itself: the patient's preferred channel
+        if channel in ("webform", "voice"):
+            channel = None  # a form or a call is not answered in writing on itself: the preferred channel
         comm = await queue_message(
             store,
             patient=patient,
@@ -104,6 +104,7 @@ async def reply(thread_id: str, body: Reply, request: Request, store: StoreDep) 
             purpose="care-coordination",
             context={"body": body.text, "subject": body.subject or "Your message to the clinic"},
             channel=channel,
+            address=threads.address_of(thread) if channel else None,  # back to where a linked sender wrote from
             topic=threads.topic_of(thread),
             check_cap=False,
             part_of=f"Task/{thread_id}",
@@ -118,7 +119,7 @@ async def reply(thread_id: str, body: Reply, request: Request, store: StoreDep) 
 
 
 def _chat_reply(thread: dict, thread_id: str, text: str) -> dict:
-    address = next((i.get("valueString") for i in thread.get("input", []) if i["type"].get("text") == "address"), None)
+    address = threads.address_of(thread)
     comm = communications.outbound(
         patient_ref="Patient/unknown",
         channel="webchat",
@@ -133,6 +134,16 @@ def _chat_reply(thread: dict, thread_id: str, text: str) -> dict:
     comm["sent"] = communications.instant()
     comm["partOf"] = [communications.ref(f"Task/{thread_id}")]
     return comm
+
+
+class Identification(BaseModel):
+    patient: str = Field(..., pattern=r"^Patient/[A-Za-z0-9\-.]{1,64}$")
+
+
+@router.post("/threads/{thread_id}/identify")
+async def identify_sender(thread_id: str, body: Identification, store: StoreDep) -> dict:
+    """Link an unknown sender's thread to a Patient; its messages follow and identify-sender Tasks complete."""
+    return thread_view(await identify.identify(store, thread_id, body.patient))
 
 
 class Escalation(BaseModel):

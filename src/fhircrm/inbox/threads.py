@@ -10,6 +10,7 @@ from fhircrm.channels.codes import TASK_TYPE_SYSTEM, concept, extension
 from fhircrm.errors import NotFound, Unprocessable
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import (
+    ADDRESS_INPUT,
     CHANNEL_INPUT,
     FIRST_RESPONSE_AT_URL,
     FIRST_RESPONSE_DUE_URL,
@@ -39,11 +40,16 @@ def channel_of(thread: dict) -> str | None:
     return _input(thread, CHANNEL_INPUT)
 
 
+def address_of(thread: dict) -> str | None:
+    """Where an unidentified sender wrote from (phone, e-mail, chat conversation): replies go back there."""
+    return _input(thread, ADDRESS_INPUT)
+
+
 def state_of(thread: dict) -> str | None:
     return next((c.get("code") for c in (thread.get("businessStatus") or {}).get("coding", [])), None)
 
 
-def _set_ext(resource: dict, url: str, value: dict) -> None:
+def set_ext(resource: dict, url: str, value: dict) -> None:
     resource["extension"] = [e for e in resource.get("extension", []) if e.get("url") != url] + [{"url": url, **value}]
 
 
@@ -65,8 +71,19 @@ async def find_open(
     if patient_ref:
         params.append(("patient", patient_ref))
     for thread in (await store.search("Task", params)).matches:
-        if topic_of(thread) == topic and (patient_ref or _input(thread, "address") == address):
+        if topic_of(thread) == topic and (patient_ref or address_of(thread) == address):
             return thread
+    return None
+
+
+async def linked_patient(store: FhirStore, address: str | None) -> str | None:
+    """The patient a coordinator linked an open thread from ``address`` to (see ``identify``), if any."""
+    if not address:
+        return None
+    params = [("code", f"{INBOX_SYSTEM}|conversation"), ("status", "requested,in-progress"), ("_count", "200")]
+    for thread in (await store.search("Task", [*params, ("_sort", "-_lastUpdated")])).matches:
+        if address_of(thread) == address and thread.get("for"):
+            return thread["for"].get("reference")
     return None
 
 
@@ -80,7 +97,7 @@ def new_thread(
         {"type": {"text": CHANNEL_INPUT}, "valueString": channel},
     ]
     if address and not patient_ref:
-        inputs.append({"type": {"text": "address"}, "valueString": address})
+        inputs.append({"type": {"text": ADDRESS_INPUT}, "valueString": address})
     thread: dict = {
         "resourceType": "Task",
         "extension": [
@@ -124,7 +141,7 @@ async def update(store: FhirStore, thread_id: str, change: dict) -> dict:
         if thread["owner"] is None:
             del thread["owner"]
     if change.get("team"):
-        _set_ext(thread, TEAM_URL, {"valueReference": communications.ref(change["team"])})
+        set_ext(thread, TEAM_URL, {"valueReference": communications.ref(change["team"])})
     if change.get("priority"):
         if change["priority"] not in ("routine", "urgent", "asap", "stat"):
             raise Unprocessable("priority must be routine, urgent, asap or stat")
@@ -141,7 +158,7 @@ async def answered(store: FhirStore, thread: dict) -> dict:
     body = copy.deepcopy(thread)
     _set_state(body, "answered")
     if extension(body, FIRST_RESPONSE_AT_URL) is None:
-        _set_ext(body, FIRST_RESPONSE_AT_URL, {"valueDateTime": communications.instant()})
+        set_ext(body, FIRST_RESPONSE_AT_URL, {"valueDateTime": communications.instant()})
     body["lastModified"] = communications.instant()
     return (await store.update("Task", body["id"], body)).content or body
 

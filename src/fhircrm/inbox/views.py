@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fhircrm.channels.codes import channel_of as message_channel
 from fhircrm.channels.codes import extension
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, FIRST_RESPONSE_DUE_URL, RESOLUTION_DUE_URL, TEAM_URL
+from fhircrm.inbox.sla import alerts_of
 from fhircrm.inbox.threads import channel_of, state_of, topic_of
 
 
@@ -29,6 +30,7 @@ def sla(thread: dict, now: datetime | None = None) -> dict:
         "first_response_breached": bool(first_due and (first_at or now) > first_due),
         "resolution_due": extension(thread, RESOLUTION_DUE_URL),
         "resolution_breached": bool(resolution_due and (closed_at or now) > resolution_due),
+        "alerts": sorted(alerts_of(thread)),  # what the SLA sweep flagged (warnings and breaches)
     }
 
 

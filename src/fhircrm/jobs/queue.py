@@ -42,30 +42,7 @@ async def enqueue(
     run_at: datetime | None = None,
 ) -> bool:
     """Add a job in the caller's transaction. Returns False when a job with ``dedupe_key`` already exists."""
-    now = utcnow()
-    values = {
-        "kind": kind,
-        "dedupe_key": dedupe_key,
-        "payload": payload,
-        "status": "pending",
-        "attempts": 0,
-        "run_at": run_at or now,
-        "created_at": now,
-    }
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(job).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(job).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    else:  # pragma: no cover - only the two supported databases
-        statement = sa.insert(job).values(values)
-    inserted = (await conn.execute(statement.returning(job.c.id))).first()
-    if inserted is None:
-        return False
-    if dialect == "postgresql":
-        # Delivered at commit (and dropped on rollback): wakes idle workers at once instead of at their next poll.
-        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, kind)))
-    return True
+    return await enqueue_many(conn, kind, [payload], dedupe_keys=[dedupe_key], run_at=run_at) == 1
 
 
 async def enqueue_many(
@@ -101,6 +78,7 @@ async def enqueue_many(
         statement = insert(job).values(rows[start : start + 1000]).on_conflict_do_nothing(index_elements=["dedupe_key"])
         added += len((await conn.execute(statement.returning(job.c.id))).all())
     if added and dialect == "postgresql":
+        # Delivered at commit (and dropped on rollback): wakes idle workers at once instead of at their next poll.
         await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, kind)))
     return added
 

@@ -19,9 +19,14 @@ from fhircrm.config import Settings
 _VOICE_LANGUAGE = {"en": "en-US", "es": "es-US", "pt": "pt-BR"}
 
 
+def voice_language(language: str) -> str:
+    """The Twilio <Say> language for a patient's language tag."""
+    return _VOICE_LANGUAGE.get(language.split("-")[0], "en-US")
+
+
 def gather_twiml(settings: Settings, message: OutboundMessage) -> str:
     action = public_url(settings, f"/channels/twilio/voice/gather?communication={message.communication_id}")
-    language = _VOICE_LANGUAGE.get(message.language.split("-")[0], "en-US")
+    language = voice_language(message.language)
     return (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
         f'<Gather numDigits="1" action={quoteattr(action)} method="POST" timeout="8">'
