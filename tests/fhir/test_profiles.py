@@ -32,8 +32,7 @@ async def test_patients_are_found_by_their_preferred_channel(client: httpx.Async
 
 async def test_overdue_tasks_are_found_by_due_date(client: httpx.AsyncClient) -> None:
     for due in ("2026-01-10T09:00:00Z", "2026-03-10T09:00:00Z"):
-        task = {"resourceType": "Task", "status": "ready", "intent": "order",
-                "restriction": {"period": {"end": due}}}
+        task = {"resourceType": "Task", "status": "ready", "intent": "order", "restriction": {"period": {"end": due}}}
         assert (await client.post("/Task", json=task)).status_code == 201
     bundle = (await client.get("/Task", params={"due": "lt2026-02-01"})).json()
     assert [e["resource"]["restriction"]["period"]["end"] for e in bundle["entry"]] == ["2026-01-10T09:00:00Z"]
@@ -41,8 +40,11 @@ async def test_overdue_tasks_are_found_by_due_date(client: httpx.AsyncClient) ->
 
 async def test_messages_are_found_by_channel(client: httpx.AsyncClient) -> None:
     for channel in ("whatsapp", "email"):
-        message = {"resourceType": "Communication", "status": "completed",
-                   "category": [{"coding": [{"system": "http://fhircrm.org/CodeSystem/channel", "code": channel}]}]}
+        message = {
+            "resourceType": "Communication",
+            "status": "completed",
+            "category": [{"coding": [{"system": "http://fhircrm.org/CodeSystem/channel", "code": channel}]}],
+        }
         assert (await client.post("/Communication", json=message)).status_code == 201
     bundle = (await client.get("/Communication", params={"channel": "whatsapp"})).json()
     assert len(bundle["entry"]) == 1

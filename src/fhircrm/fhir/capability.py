@@ -32,6 +32,10 @@ SEARCH_PARAM_TYPES = ("token", "string", "date", "reference", "number", "quantit
 #: Operations available per resource type (name, canonical definition).
 OPERATIONS: dict[str, list[tuple[str, str]]] = {
     "Patient": [("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything")],
+    "Subscription": [  # fhircrm.subscriptions.operations
+        ("status", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"),
+        ("events", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"),
+    ],
 }
 COMMON_PARAMS = [
     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},

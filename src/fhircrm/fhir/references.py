@@ -29,15 +29,33 @@ def is_valid(reference: str) -> bool:
     return reference.startswith("#") or bool(_LITERAL.match(reference) or _ABSOLUTE.match(reference))
 
 
+def _is_reference(node: dict, parent_key: str) -> bool:
+    return (
+        isinstance(node.get("reference"), str)
+        and "resourceType" not in node
+        and parent_key not in _URI_PARENTS
+        and "language" not in node  # an Expression: its reference is a uri
+    )
+
+
+def objects(node: object, parent_key: str = "") -> Iterator[dict]:
+    """Every Reference object under ``node`` (the fast path: no locations are built)."""
+    if isinstance(node, dict):
+        if "reference" in node and _is_reference(node, parent_key):
+            yield node
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from objects(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict | list):
+                yield from objects(item, parent_key)
+
+
 def walk(node: object, path: str, parent_key: str = "") -> Iterator[tuple[dict, str]]:
     """Every Reference object under ``node`` with its FHIRPath-like location (``Observation.subject``)."""
     if isinstance(node, dict):
-        if (
-            isinstance(node.get("reference"), str)
-            and "resourceType" not in node
-            and parent_key not in _URI_PARENTS
-            and "language" not in node  # an Expression: its reference is a uri
-        ):
+        if "reference" in node and _is_reference(node, parent_key):
             yield node, path
         for key, value in node.items():
             if isinstance(value, dict | list):
@@ -48,12 +66,18 @@ def walk(node: object, path: str, parent_key: str = "") -> Iterator[tuple[dict, 
                 yield from walk(item, f"{path}[{i}]", parent_key)
 
 
+def location(document: object, root: str, target: dict) -> str:
+    """Where the Reference object ``target`` sits in ``document`` (computed only when reporting an error)."""
+    return next((f"{path}.reference" for ref, path in walk(document, root) if ref is target), root)
+
+
 def check(resource: dict) -> None:
     """Raise 422 with one issue per reference that is not in a form FHIR allows."""
+    if all(is_valid(ref["reference"]) for ref in objects(resource)):
+        return
     issues = [
-        Issue(f"not a valid reference: {ref['reference'][:80]!r}", code="value", expression=(f"{location}.reference",))
-        for ref, location in walk(resource, resource["resourceType"])
+        Issue(f"not a valid reference: {ref['reference'][:80]!r}", code="value", expression=(f"{path}.reference",))
+        for ref, path in walk(resource, resource["resourceType"])
         if not is_valid(ref["reference"])
     ]
-    if issues:
-        raise Unprocessable(issues[0].diagnostics, issues=issues)
+    raise Unprocessable(issues[0].diagnostics, issues=issues)

@@ -7,17 +7,18 @@ the CapabilityStatement and $operations live in their own modules.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import QueryParams
 
 from fhircrm.deps import SettingsDep, StoreDep
-from fhircrm.errors import BadRequest
+from fhircrm.errors import BadRequest, MethodNotAllowed, NotFound, NotImplementedYet, UnsupportedMediaType
 from fhircrm.fhir import bundles
 from fhircrm.fhir.negotiation import Prefer, base_url, check_format, read_json, read_resource
 from fhircrm.fhir.outcomes import FhirResponse, http_date, information
 from fhircrm.fhir.search.dates import InvalidDate, date_range
-from fhircrm.fhir.store import Outcome
+from fhircrm.fhir.store import Outcome, check_type
 
 router = APIRouter()
 
@@ -95,9 +96,10 @@ async def _search(
     request: Request, store: StoreDep, resource_type: str | None, pairs: list[tuple[str, str]]
 ) -> FhirResponse:
     check_format(request)
-    result = await store.search(resource_type, pairs, strict=Prefer.of(request).strict)
+    base = base_url(request)
+    result = await store.search(resource_type, pairs, strict=Prefer.of(request).strict, base=base)
     path = resource_type or ""
-    return FhirResponse(bundles.searchset(result, base=base_url(request), path=path), pretty=_pretty(request))
+    return FhirResponse(bundles.searchset(result, base=base, path=path), pretty=_pretty(request))
 
 
 # --- system level ---------------------------------------------------------------------------------------------
@@ -123,6 +125,9 @@ async def search(resource_type: str, request: Request, store: StoreDep) -> FhirR
 
 @router.post("/{resource_type}/_search", summary="Search by POST (form-encoded parameters)")
 async def search_post(resource_type: str, request: Request, store: StoreDep) -> FhirResponse:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("", "application/x-www-form-urlencoded"):
+        raise UnsupportedMediaType("POST _search takes an application/x-www-form-urlencoded body")
     form = await request.form()
     pairs = _search_pairs(request.query_params) + [(k, str(v)) for k, v in form.multi_items()]
     return await _search(request, store, resource_type, pairs)
@@ -147,8 +152,10 @@ async def create(resource_type: str, request: Request, store: StoreDep, settings
     return write_response(request, outcome, message=message)
 
 
-def _criteria(request: Request) -> str:
-    criteria = str(request.query_params)
+def _criteria(request: Request, resource_type: str) -> str:
+    check_type(resource_type)
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("_format", "_pretty")]
+    criteria = urlencode(pairs)
     if not criteria:
         raise BadRequest("a conditional interaction needs search parameters in the URL")
     return criteria
@@ -159,16 +166,38 @@ async def conditional_update(
     resource_type: str, request: Request, store: StoreDep, settings: SettingsDep
 ) -> FhirResponse:
     check_format(request)
+    criteria = _criteria(request, resource_type)
     body = await read_resource(request, max_bytes=settings.max_request_bytes)
-    outcome = await store.conditional_update(resource_type, _criteria(request), body)
-    return write_response(request, outcome, message="updated")
+    outcome = await store.conditional_update(resource_type, criteria, body, if_match=request.headers.get("if-match"))
+    return write_response(request, outcome, message="created" if outcome.created else "updated")
 
 
-@router.delete("/{resource_type}", summary="Conditional delete")
+@router.patch("/{resource_type}", summary="Conditional patch (JSON Patch)")
+async def conditional_patch(
+    resource_type: str, request: Request, store: StoreDep, settings: SettingsDep
+) -> FhirResponse:
+    check_format(request)
+    criteria = _criteria(request, resource_type)
+    body = await _read_patch(request, settings.max_request_bytes)
+    outcome = await store.conditional_patch(resource_type, criteria, body, if_match=request.headers.get("if-match"))
+    return write_response(request, outcome, message="patched")
+
+
+@router.delete("/{resource_type}", summary="Conditional delete (several with Prefer: delete=multiple)")
 async def conditional_delete(resource_type: str, request: Request, store: StoreDep) -> FhirResponse:
     multiple = "delete=multiple" in request.headers.get("prefer", "")
-    deleted = await store.conditional_delete(resource_type, _criteria(request), multiple=multiple)
-    return FhirResponse(information(f"deleted {deleted} resource(s)"), 200)
+    outcomes = await store.conditional_delete(resource_type, _criteria(request, resource_type), multiple=multiple)
+    if not outcomes:
+        return FhirResponse(information(f"no {resource_type} matched; nothing was deleted"), 200)
+    headers = {"ETag": outcomes[0].etag} if len(outcomes) == 1 else {}
+    return FhirResponse(information(f"deleted {len(outcomes)} {resource_type} resource(s)"), 200, headers)
+
+
+async def _read_patch(request: Request, max_bytes: int) -> list:
+    body = await read_json(request, max_bytes=max_bytes)
+    if not isinstance(body, list):
+        raise BadRequest("a JSON Patch body is a list of operations (application/json-patch+json)")
+    return body
 
 
 # --- instance level -------------------------------------------------------------------------------------------
@@ -177,6 +206,7 @@ async def conditional_delete(resource_type: str, request: Request, store: StoreD
 @router.get("/{resource_type}/{fhir_id}", summary="Read")
 async def read(resource_type: str, fhir_id: str, request: Request, store: StoreDep) -> FhirResponse:
     check_format(request)
+    _refuse_operation(fhir_id)
     found = await store.read(resource_type, fhir_id)
     etag = f'W/"{found.version}"'
     if request.headers.get("if-none-match") == etag:
@@ -199,9 +229,7 @@ async def patch(
     resource_type: str, fhir_id: str, request: Request, store: StoreDep, settings: SettingsDep
 ) -> FhirResponse:
     check_format(request)
-    body = await read_json(request, max_bytes=settings.max_request_bytes)
-    if not isinstance(body, list):
-        raise BadRequest("a JSON Patch body is a list of operations (application/json-patch+json)")
+    body = await _read_patch(request, settings.max_request_bytes)
     outcome = await store.patch(resource_type, fhir_id, body, if_match=request.headers.get("if-match"))
     return write_response(request, outcome, message="patched")
 
@@ -223,3 +251,25 @@ async def vread(resource_type: str, fhir_id: str, version_id: str, request: Requ
     check_format(request)
     entry = await store.vread(resource_type, fhir_id, version_id)
     return resource_response(request, entry.content or {}, entry.version, entry.last_updated)
+
+
+# --- what is not supported: a clear answer instead of a confusing one -------------------------------------------
+
+
+def _refuse_operation(name: str) -> None:
+    if name.startswith("$"):
+        raise NotImplementedYet(f"operation {name[:40]} is not supported (see /fhir/metadata)")
+
+
+@router.post("/{resource_type}/{name}", summary="Type-level operations (none but those listed in metadata)")
+async def type_operation(resource_type: str, name: str) -> FhirResponse:
+    _refuse_operation(name)
+    raise MethodNotAllowed(f"POST is not allowed on {resource_type}/{name[:64]}; use PUT to update")
+
+
+@router.api_route(
+    "/{resource_type}/{fhir_id}/{name}", methods=["GET", "POST"], summary="Instance operations", include_in_schema=False
+)
+async def instance_operation(resource_type: str, fhir_id: str, name: str) -> FhirResponse:
+    _refuse_operation(name)
+    raise NotFound("no such endpoint")

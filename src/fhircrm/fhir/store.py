@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.errors import (
     BadRequest,
+    Conflict,
     FhircrmError,
     Gone,
     NotFound,
@@ -30,6 +31,7 @@ from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.dates import format_instant
+from fhircrm.fhir.sql import includes as sql_includes
 from fhircrm.fhir.sql import reader
 from fhircrm.fhir.sql import search as sql_search
 from fhircrm.fhir.sql.reader import Current, HistoryEntry
@@ -184,26 +186,30 @@ class FhirStore:
         return min(self.default_count if count is None else count, self.max_count)
 
     async def search(
-        self, resource_type: str | None, params: Iterable[tuple[str, str]], *, strict: bool = False
+        self, resource_type: str | None, params: Iterable[tuple[str, str]], *, strict: bool = False, base: str = ""
     ) -> SearchResult:
+        """Search by query parameters; ``base`` (this server's FHIR base URL) makes absolute references to
+        it count as local ones."""
         if resource_type:
             check_type(resource_type)
         query = search_query.parse(resource_type, params, strict=strict)
+        query.base = base
         return await self.run_search(query)
 
     async def run_search(self, query: search_query.SearchQuery) -> SearchResult:
         count = 0 if query.summary == "count" else self._count(query.count)
-        want_total = query.summary == "count" or query.total in ("accurate", "estimate")
+        # _count=0 asks for the count only, like _summary=count
+        want_total = count == 0 or query.summary == "count" or query.total in ("accurate", "estimate")
         page = await sql_search.run(self.conn, query, count=count, count_total=want_total)
         matches = await reader.by_pks(self.conn, page.pks)
         included: list[dict] = []
         if query.includes and matches:
             keyed = [(pk, m["resourceType"], m["id"]) for pk, m in zip(page.pks, matches, strict=False)]
-            pks = await sql_search.includes(self.conn, keyed, query.includes, limit=self.max_include)
+            pks = await sql_includes.includes(self.conn, keyed, query.includes, limit=self.max_include, base=query.base)
             included = await reader.by_pks(self.conn, pks)
         total = page.total
-        if total is None and not page.has_next and query.offset == 0 and query.summary != "count":
-            total = len(matches)  # the whole result fits on this page: the total is known for free
+        if total is None and not page.has_next and (matches or query.offset == 0) and query.summary != "count":
+            total = query.offset + len(matches)  # this is the last page: the total is known for free
         return SearchResult(query, matches, included, page.has_next, total, count)
 
     async def find(self, resource_type: str, criteria: str) -> list[Current]:
@@ -435,6 +441,8 @@ def stamp(body: dict, fhir_id: str, version: int, timestamp: datetime) -> dict:
 def apply_patch(content: dict, patch: list) -> dict:
     try:
         result = jsonpatch.apply_patch(content, patch)
+    except jsonpatch.JsonPatchTestFailed as exc:  # RFC 5789: the resource is not in the state the client expected
+        raise Conflict(f"JSON Patch test failed: {exc}") from None
     except jsonpatch.JsonPatchConflict as exc:
         raise Unprocessable(f"JSON Patch cannot be applied: {exc}") from None
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:

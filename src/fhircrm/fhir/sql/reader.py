@@ -59,14 +59,20 @@ async def current(
     keys = list(dict.fromkeys(keys))
     if not keys:
         return {}
+    # One ``res_type = t AND fhir_id IN (...)`` per type: a 500-pair tuple IN costs more to compile than to run.
+    by_type: dict[str, list[str]] = {}
+    for res_type, fhir_id in keys:
+        by_type.setdefault(res_type, []).append(fhir_id)
     found: dict[tuple[str, str], Current] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        query = sa.select(*_CURRENT_COLUMNS).where(sa.tuple_(resource.c.res_type, resource.c.fhir_id).in_(chunk))
-        if for_update:
-            query = query.with_for_update()
-        for row in await conn.execute(query):
-            found[(row[1], row[2])] = _current(row)
+    for res_type, ids in by_type.items():
+        for start in range(0, len(ids), 1000):
+            query = sa.select(*_CURRENT_COLUMNS).where(
+                resource.c.res_type == res_type, resource.c.fhir_id.in_(ids[start : start + 1000])
+            )
+            if for_update:
+                query = query.with_for_update()
+            for row in await conn.execute(query):
+                found[(row[1], row[2])] = _current(row)
     return found
 
 

@@ -1,0 +1,1 @@
+"""FHIR $operations: one module each, a thin route over a plain function."""
