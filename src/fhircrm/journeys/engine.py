@@ -1,0 +1,121 @@
+"""The journey engine: domain events in, planned timers and work out.
+
+``on_event`` runs every active journey triggered by the event: plan-time conditions decide which steps apply;
+a step with a time is planned as a timer (a message CommunicationRequest, or a ``journey-step`` timer when it
+must re-check conditions or do something other than send), a step without one runs now. Keys are
+journey:step:subject:version, so the same event seen twice plans nothing new, and a later change of the same
+subject (rescheduled) plans afresh. ``fire_step`` is the sweep's dispatcher for ``journey-step`` timers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.config import Settings
+from fhircrm.events import DomainEvent
+from fhircrm.fhir.store import FhirStore
+from fhircrm.journeys.actions import MESSAGE_ACTIONS, message_plan, run_now
+from fhircrm.journeys.conditions import all_hold
+from fhircrm.journeys.context import JourneyContext
+from fhircrm.journeys.definitions import Journey, Step
+from fhircrm.journeys.library import LIBRARY, JourneyLibrary
+from fhircrm.stores import open_store
+from fhircrm.timers.clock import current_time, parse_fhir_datetime
+from fhircrm.timers.hours import patient_zone, within_contact_hours
+from fhircrm.timers.plan import plan_timers
+from fhircrm.timers.resources import data_of, timer_key
+from fhircrm.timers.send import send_message
+
+log = logging.getLogger(__name__)
+
+JOURNEY_STEP = "journey-step"
+
+
+async def on_event(
+    conn: AsyncConnection,
+    event: DomainEvent,
+    *,
+    settings: Settings,
+    library: JourneyLibrary = LIBRARY,
+    now: datetime | None = None,
+) -> int:
+    """Run the journeys ``event`` triggers; returns how many steps applied."""
+    store = open_store(conn, settings)
+    moment = now or current_time(settings)
+    event_time = parse_fhir_datetime(event.occurred_at) if event.occurred_at else moment
+    ctx = JourneyContext(
+        store=store,
+        settings=settings,
+        now=moment,
+        subject_ref=event.subject,
+        patient_ref=event.patient,
+        event_time=event_time,
+    )
+    applied = 0
+    for journey in await library.active(store):
+        for trigger in journey.triggers:
+            if event.name not in trigger.events or not await all_hold(trigger.when, ctx):
+                continue
+            for step in trigger.steps:
+                if await all_hold(step.when, ctx):
+                    await plan_step(journey, step, ctx, key=f"{journey.id}:{step.id}:{event.subject}:{event.version}")
+                    applied += 1
+    await plan_timers(store, ctx.plans, now=moment)
+    return applied
+
+
+async def plan_step(journey: Journey, step: Step, ctx: JourneyContext, *, key: str) -> None:
+    if step.at is None:
+        await run_now(step, ctx, key=key)
+        return
+    start = await ctx.start()
+    anchor = start if step.at.anchor == "start" else ctx.event_time
+    if anchor is None:
+        return  # "start - 24h" of something without a start
+    due = anchor + step.at.offset
+    if step.action in MESSAGE_ACTIONS:
+        zone = patient_zone(await ctx.patient(), ctx.settings.timers_default_timezone)
+        hours = {"start_hour": ctx.settings.contact_day_start_hour, "end_hour": ctx.settings.contact_day_end_hour}
+        due = within_contact_hours(due, zone, not_after=start, **hours)
+    if due <= ctx.now:
+        if step.late == "skip" or (start is not None and start <= ctx.now):
+            return
+        due = ctx.now
+    if step.action in MESSAGE_ACTIONS and not step.check:
+        plan = await message_plan(step, ctx, key=key, due=due)
+    else:
+        plan = await message_plan(step, ctx, key=key, due=due, kind=JOURNEY_STEP)
+        plan.data.update(journey=journey.id, step=step.id, event_time=ctx.event_time.isoformat())
+    ctx.plans.append(plan)
+
+
+def step_dispatcher(settings: Settings, library: JourneyLibrary = LIBRARY):
+    """The sweep's dispatcher for ``journey-step`` timers: re-check, then act (with the journey as it is now)."""
+
+    async def fire_step(store: FhirStore, request: dict, now: datetime) -> None:
+        data = data_of(request)
+        journey = await library.get(store, data.get("journey", ""))
+        step = journey.step(data.get("step", "")) if journey else None
+        if step is None:
+            log.info("timer %s: journey step is gone; nothing to do", request["id"])
+            return
+        ctx = JourneyContext(
+            store=store,
+            settings=settings,
+            now=now,
+            subject_ref=data["subject"],
+            patient_ref=(request.get("subject") or {}).get("reference"),
+            event_time=datetime.fromisoformat(data["event_time"]),
+        )
+        if not await all_hold(step.check, ctx):
+            return
+        if step.action in MESSAGE_ACTIONS:
+            await send_message(store, request, now)
+        else:
+            await run_now(step, ctx, key=timer_key(request) or request["id"])
+            await plan_timers(store, ctx.plans, now=now)
+
+    return fire_step

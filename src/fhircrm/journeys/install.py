@@ -1,0 +1,23 @@
+"""Wire journeys into the worker: the engine consumes the trigger events; the sweep fires deferred steps."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.events import DomainEvent, EventConsumers
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.journeys.engine import JOURNEY_STEP, on_event, step_dispatcher
+from fhircrm.journeys.library import LIBRARY
+from fhircrm.runtime import Runtime
+from fhircrm.timers.sweep import DISPATCHERS
+
+
+def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+    settings = runtime.settings
+    LIBRARY.ttl_seconds = settings.journeys_cache_seconds
+    DISPATCHERS.register(JOURNEY_STEP, step_dispatcher(settings))
+
+    async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
+        await on_event(conn, event, settings=settings)
+
+    consumers.subscribe(None, consume)

@@ -1,0 +1,122 @@
+"""Assess a booked Appointment: one RiskAssessment per appointment and start (conditional create, so the same
+booking event twice writes one), with the probability, a qualitative band and the factors that drove it."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fhircrm.config import Settings
+from fhircrm.errors import FhircrmError
+from fhircrm.fhir.store import FhirStore
+from fhircrm.noshow.features import History, appointment_features, coordinates, distance_km, patient_ref
+from fhircrm.noshow.model import NoShowModel, load_model
+from fhircrm.timers.clock import fhir_datetime
+
+RISK_SYSTEM = "http://fhircrm.org/noshow-risk"
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+BAND_CODES = {"low": "low", "medium": "moderate", "high": "high"}
+CODE_BANDS = {v: k for k, v in BAND_CODES.items()}
+FACTOR_TEXT = {
+    "log_lead_days": "long lead time",
+    "prior_noshows": "earlier no-shows",
+    "any_prior_noshow": "a no-show before",
+    "prior_cancellations": "earlier cancellations",
+    "age_young_adult": "age 18-29",
+    "age_adult": "age 30-44",
+    "first_visit": "first visit",
+    "log_distance_km": "distance to the clinic",
+    "hour_late": "late in the day",
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _model(path: Path | None) -> NoShowModel:
+    return load_model(path)
+
+
+def model_for(settings: Settings) -> NoShowModel:
+    return _model(settings.noshow_model_file)
+
+
+def band(probability: float, settings: Settings) -> str:
+    if probability >= settings.noshow_high_risk:
+        return "high"
+    return "medium" if probability >= settings.noshow_medium_risk else "low"
+
+
+def assessment_key(appointment: dict) -> str:
+    return f"Appointment/{appointment['id']}@{appointment.get('start', '')}"
+
+
+async def _read(store: FhirStore, ref: str | None) -> dict | None:
+    if not ref or "/" not in ref:
+        return None
+    try:
+        return (await store.read(*ref.split("/", 1))).content
+    except FhircrmError:
+        return None
+
+
+async def assess_appointment(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> dict:
+    """The appointment's RiskAssessment, written once per appointment and start."""
+    criteria = urlencode({"identifier": f"{RISK_SYSTEM}|{assessment_key(appointment)}"})
+    existing = await store.match_one("RiskAssessment", criteria, what="no-show risk")
+    if existing is not None and existing.content:
+        return existing.content
+    ref = patient_ref(appointment)
+    patient = await _read(store, ref)
+    earlier = await store.search(
+        "Appointment", [("patient", ref or ""), ("date", f"lt{appointment.get('start', '')}"), ("_count", "500")]
+    )
+    history = History.of([a for a in earlier.matches if a["id"] != appointment["id"]])
+    reminders = await store.search(
+        "Communication", [("based-on", f"Appointment/{appointment['id']}"), ("status", "completed"), ("_count", "5")]
+    )
+    location = next(
+        (
+            p["actor"]["reference"]
+            for p in appointment.get("participant", [])
+            if (p.get("actor") or {}).get("reference", "").startswith("Location/")
+        ),
+        None,
+    )
+    distance = distance_km(coordinates(patient), coordinates(await _read(store, location))) if location else None
+    values = appointment_features(
+        appointment, patient=patient, history=history, reminders=len(reminders.matches), distance=distance, now=now
+    )
+    model = model_for(settings)
+    probability = model.probability(values)
+    level = band(probability, settings)
+    factors = [FACTOR_TEXT.get(name, name.replace("_", " ")) for name, _ in model.top_factors(values)]
+    assessment = {
+        "resourceType": "RiskAssessment",
+        "identifier": [{"system": RISK_SYSTEM, "value": assessment_key(appointment)}],
+        "status": "final",
+        "method": {
+            "coding": [{"system": "http://fhircrm.org/CodeSystem/risk-method", "code": "noshow-logistic"}],
+            "text": f"no-show model {model.version}",
+        },
+        "code": {"text": "Risk of not attending the appointment"},
+        "occurrenceDateTime": fhir_datetime(now),
+        "basis": [{"reference": f"Appointment/{appointment['id']}"}],
+        "prediction": [
+            {
+                "outcome": {"text": "No-show"},
+                "probabilityDecimal": round(probability, 4),
+                "qualitativeRisk": {"coding": [{"system": RISK_PROBABILITY, "code": BAND_CODES[level]}]},
+            }
+        ],
+        "note": [{"text": "Top factors: " + (", ".join(factors) if factors else "none above baseline")}],
+    }
+    if ref:
+        assessment["subject"] = {"reference": ref}
+    return (await store.create(assessment)).content or assessment  # absent: checked above, in this transaction
+
+
+async def risk_band(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> str:
+    assessment = await assess_appointment(store, appointment, settings=settings, now=now)
+    code = assessment["prediction"][0]["qualitativeRisk"]["coding"][0]["code"]
+    return CODE_BANDS.get(code, "low")

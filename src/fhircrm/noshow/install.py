@@ -1,0 +1,29 @@
+"""Wire no-show risk into the worker: every booked (or moved) Appointment gets its RiskAssessment."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.errors import FhircrmError
+from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.noshow.assess import assess_appointment
+from fhircrm.runtime import Runtime
+from fhircrm.stores import open_store
+from fhircrm.timers.clock import current_time
+
+
+def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+    settings = runtime.settings
+
+    async def assess(conn: AsyncConnection, event: DomainEvent) -> None:
+        store = open_store(conn, settings)
+        try:
+            appointment = (await store.read(*event.subject.split("/", 1))).content
+        except FhircrmError:
+            return
+        if appointment and appointment.get("status") == "booked":
+            await assess_appointment(store, appointment, settings=settings, now=current_time(settings))
+
+    consumers.subscribe(EventName.APPOINTMENT_BOOKED, assess)
+    consumers.subscribe(EventName.APPOINTMENT_RESCHEDULED, assess)

@@ -1,0 +1,142 @@
+"""The one place a due message leaves the timer world: the channel layer's ``queue_message``.
+
+``queue_message`` (fhircrm.channels.outbound) writes the Communication and its delivery job in our transaction
+and applies consent, quiet hours and caps. ``record_message`` is the stand-in for installs without the channel
+layer: it writes the Communication (``preparation``) that would be sent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from fhircrm.config import Settings, get_settings
+from fhircrm.errors import FhircrmError
+from fhircrm.fhir.store import FhirStore
+from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
+from fhircrm.timers.hours import patient_zone
+from fhircrm.timers.resources import (
+    CONTACT_PURPOSE_SYSTEM,
+    TEMPLATE_EXTENSION,
+    based_on_of,
+    channel_of,
+    data_of,
+    patient_of,
+    purpose_of,
+    template_of,
+)
+
+SendMessage = Callable[[FhirStore, dict, datetime], Awaitable[None]]
+DEDUPE_SYSTEM = "http://fhircrm.org/dedupe-key"
+
+
+def _queue_message() -> Callable[..., Awaitable[dict]] | None:
+    try:
+        module = importlib.import_module("fhircrm.channels.outbound")
+    except ImportError:
+        return None
+    return getattr(module, "queue_message", None)
+
+
+#: Messages whose text the channel layer has no template for yet go out through its ``generic`` template.
+FALLBACK_TEXT = {
+    "post-visit-instructions": (
+        "Thank you for your visit to {clinic_name}. Your care instructions are in your patient portal."
+    ),
+    "reschedule-outreach": "We missed you at {clinic_name}. Reply to this message and we will find you a new time.",
+    "referral-contact": "{clinic_name} received your referral. Reply to this message to choose an appointment time.",
+    "control-visit-due": "It is time for your control visit at {clinic_name}. Reply to this message to book it.",
+    "complaint-acknowledgement": "{clinic_name} received your feedback and will get back to you soon.",
+    "waitlist-offer": (
+        "A {service} appointment opened on {appointment_date} at {appointment_time}. Reply YES to take it."
+    ),
+    "waitlist-slot-taken": "The {service} appointment we offered you has been taken. You stay on the waitlist.",
+}
+
+
+async def message_context(store: FhirStore, request: dict, settings: Settings) -> dict:
+    """The variables templates use: names, service and the appointment's local date and time."""
+    data = data_of(request)
+    context: dict = {"clinic_name": "our clinic", "service": "clinic", "patient_name": "there"}
+    patient = await _read(store, patient_of(request))
+    names = (patient or {}).get("name") or [{}]
+    if names[0].get("given"):
+        context["patient_name"] = names[0]["given"][0]
+    subject = await _read(store, data.get("subject")) or {}
+    start = data.get("slot_start") or subject.get("start")
+    if start:
+        local = parse_fhir_datetime(start).astimezone(patient_zone(patient, settings.timers_default_timezone))
+        context["appointment_date"] = local.strftime("%A %d %B %Y")
+        context["appointment_time"] = local.strftime("%H:%M")
+    for concept in subject.get("serviceType", []):
+        context["service"] = concept.get("text") or next(
+            (c.get("display") for c in concept.get("coding", [])), "clinic"
+        )
+    for participant in subject.get("participant", []):
+        actor = participant.get("actor") or {}
+        if actor.get("reference", "").startswith("Location/") and actor.get("display"):
+            context["clinic_name"] = actor["display"]
+    if data.get("questionnaire"):
+        context["survey_link"] = f"{settings.base_url}/Questionnaire?url={data['questionnaire']}"
+    return {**data, **context}
+
+
+async def _read(store: FhirStore, ref: str | None) -> dict | None:
+    if not ref or "/" not in ref:
+        return None
+    try:
+        return (await store.read(*ref.split("/", 1))).content
+    except FhircrmError:
+        return None
+
+
+async def send_message(store: FhirStore, request: dict, now: datetime) -> None:
+    """Hand a due CommunicationRequest to the channel layer; the request id is the dedupe key."""
+    queue_message = _queue_message()
+    if queue_message is None:
+        await record_message(store, request, now)
+        return
+    from fhircrm.channels.templates import TemplateError
+
+    settings = get_settings()
+    template = template_of(request) or "generic"
+    context = await message_context(store, request, settings)
+    arguments = {
+        "patient": patient_of(request),
+        "purpose": purpose_of(request) or "care-coordination",
+        "channel": channel_of(request),
+        "based_on": [f"CommunicationRequest/{request['id']}", *based_on_of(request)],
+        "about": [ref for ref in based_on_of(request) if ref.startswith("Appointment/")],
+        "dedupe_key": f"CommunicationRequest/{request['id']}",
+        "settings": settings,
+        "now": now,
+    }
+    try:
+        await queue_message(store, template=template, context=context, **arguments)
+    except TemplateError:
+        if template not in FALLBACK_TEXT:
+            raise
+        body = FALLBACK_TEXT[template].format_map({"appointment_date": "", "appointment_time": "", **context})
+        generic = {**context, "subject": body.split(".")[0], "body": body}
+        await queue_message(store, template="generic", context=generic, **arguments)
+
+
+async def record_message(store: FhirStore, request: dict, now: datetime) -> None:
+    """Write the Communication that would be sent (the stand-in channel: it records, it does not deliver)."""
+    communication = {
+        "resourceType": "Communication",
+        "identifier": [{"system": DEDUPE_SYSTEM, "value": f"CommunicationRequest/{request['id']}"}],
+        "basedOn": [{"reference": f"CommunicationRequest/{request['id']}"}]
+        + [{"reference": ref} for ref in based_on_of(request)],
+        "status": "preparation",
+        "sent": fhir_datetime(now),
+    }
+    if purpose := purpose_of(request):
+        communication["category"] = [{"coding": [{"system": CONTACT_PURPOSE_SYSTEM, "code": purpose}]}]
+    if template := template_of(request):
+        communication["extension"] = [{"url": TEMPLATE_EXTENSION, "valueString": template}]
+    if patient := patient_of(request):
+        communication["subject"] = {"reference": patient}
+        communication["recipient"] = [{"reference": patient}]
+    await store.create(communication)

@@ -1,0 +1,90 @@
+"""The shipped appointment journey: confirmation at T-72h and reminder at T-24h, planned once, sent once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.fixtures.journeys import Clinic, at
+
+from fhircrm.timers.clock import parse_fhir_datetime
+from fhircrm.timers.resources import timer_key
+
+
+def steps(requests: list[dict]) -> list[str]:
+    return sorted((timer_key(r) or "").split(":")[1] for r in requests)
+
+
+async def test_a_booking_plans_a_confirmation_and_a_reminder_timer(clinic: Clinic) -> None:
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.process_events()
+    timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{booked['id']}"})
+    assert steps(timers) == ["confirm", "remind"]
+    due = {timer_key(t).split(":")[1]: parse_fhir_datetime(t["occurrenceDateTime"]) for t in timers}
+    assert due["confirm"] == at(20, 15) - timedelta(hours=72)
+    assert due["remind"] == at(20, 15) - timedelta(hours=24)
+
+
+async def test_the_same_booking_event_twice_plans_nothing_new(clinic: Clinic) -> None:
+    from fhircrm.events import DomainEvent, EventName
+    from fhircrm.journeys.engine import on_event
+
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.process_events()
+    event = DomainEvent(
+        name=EventName.APPOINTMENT_BOOKED,
+        subject=f"Appointment/{booked['id']}",
+        version=booked["meta"]["versionId"],
+        patient=f"Patient/{patient['id']}",
+    )
+    async with clinic.engine.begin() as conn:
+        await on_event(conn, event, settings=clinic.settings)
+    timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{booked['id']}"})
+    assert steps(timers) == ["confirm", "remind"]
+
+
+async def test_due_timers_are_sent_once_however_often_the_sweep_runs(clinic: Clinic) -> None:
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.process_events()
+    assert await clinic.sweep(at(17, 16)) == 1  # the confirmation is due, the reminder is not
+    assert await clinic.sweep(at(17, 16)) == 0
+    assert await clinic.sweep(at(19, 16)) == 1
+    sent = await clinic.search("Communication", **{"based-on": f"Appointment/{booked['id']}"})
+    assert len(sent) == 2
+    done = await clinic.search("CommunicationRequest", status="completed")
+    assert steps(done) == ["confirm", "remind"]
+
+
+async def test_cancelling_an_appointment_revokes_its_pending_timers(clinic: Clinic) -> None:
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.process_events()
+    await clinic.change(booked, status="cancelled")
+    await clinic.process_events()
+    revoked = await clinic.search("CommunicationRequest", status="revoked")
+    assert steps(revoked) == ["confirm", "remind"]
+    await clinic.sweep(at(21, 12))
+    for timer in revoked:
+        assert await clinic.search("Communication", **{"based-on": f"CommunicationRequest/{timer['id']}"}) == []
+
+
+async def test_rescheduling_replans_the_timers_for_the_new_start(clinic: Clinic) -> None:
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.process_events()
+    await clinic.change(booked, start="2031-06-25T15:00:00Z", end="2031-06-25T15:30:00Z")
+    await clinic.process_events()
+    active = await clinic.search("CommunicationRequest", status="active")
+    assert steps(active) == ["confirm", "remind"]
+    assert {parse_fhir_datetime(t["occurrenceDateTime"]) for t in active} == {at(22, 15), at(24, 15)}
+
+
+async def test_a_reminder_that_would_fall_at_night_moves_into_the_patients_day(clinic: Clinic) -> None:
+    patient = await clinic.patient(tz="America/Los_Angeles")
+    booked = await clinic.appointment(patient, start=at(20, 15))  # 08:00 in Los Angeles
+    await clinic.process_events()
+    timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{booked['id']}"})
+    remind = next(t for t in timers if ":remind:" in timer_key(t))
+    assert parse_fhir_datetime(remind["occurrenceDateTime"]) == at(19, 16)  # 09:00 the day before, local

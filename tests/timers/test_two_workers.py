@@ -1,0 +1,178 @@
+"""Exactly once across processes: two ``fhircrm worker`` processes on one PostgreSQL database plan and send
+2,000 appointments' confirmations and reminders, one of them killed mid-run and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures.journeys import Clinic
+
+from fhircrm.fhir.store import Operation
+from fhircrm.jobs.tables import job
+from fhircrm.stores import open_store
+from fhircrm.timers.clock import fhir_datetime
+from fhircrm.timers.resources import timer_key
+
+#: The issue asks for 2,000 (FHIRCRM_E2E_APPOINTMENTS=2000, several minutes on 2 cores: each booking costs ~80 ms
+#: of single-resource writes); the default keeps CI lean while still killing a worker mid-run.
+APPOINTMENTS = int(os.environ.get("FHIRCRM_E2E_APPOINTMENTS", "300"))
+
+
+def start_worker(database_url: str, offset: float, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "FHIRCRM_DATABASE_URL": database_url,
+        "FHIRCRM_TIMERS_CLOCK_OFFSET_SECONDS": str(offset),
+        "FHIRCRM_TIMERS_SWEEP_SECONDS": "1",
+        "FHIRCRM_WORKER_POLL_SECONDS": "0.2",
+        "FHIRCRM_TIMERS_BATCH_SIZE": "25",  # small batches: the kill lands between commits and inside one
+    }
+    with log.open("a") as out:
+        return subprocess.Popen([sys.executable, "-m", "fhircrm.cli", "worker"], env=env, stdout=out, stderr=out)
+
+
+def stop(*workers: subprocess.Popen) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+async def book_many(clinic: Clinic, start: datetime) -> None:
+    async with clinic.engine.begin() as conn:
+        store = open_store(conn, clinic.settings)
+        for offset in range(0, APPOINTMENTS, 500):
+            ops = []
+            for i in range(offset, min(offset + 500, APPOINTMENTS)):
+                patient = {"resourceType": "Patient", "id": f"p{i}", "name": [{"given": ["Pat"]}]}
+                appointment = {
+                    "resourceType": "Appointment",
+                    "id": f"a{i}",
+                    "status": "booked",
+                    "start": fhir_datetime(start),
+                    "created": fhir_datetime(start - timedelta(days=10)),
+                    "participant": [{"actor": {"reference": f"Patient/p{i}"}, "status": "needs-action"}],
+                }
+                ops += [Operation("PUT", "Patient", patient["id"], patient)]
+                ops += [Operation("PUT", "Appointment", appointment["id"], appointment)]
+            await store.apply(ops)
+
+
+async def pending_events(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(job.c.kind == "domain-event", job.c.status == "pending")
+        return (await conn.execute(query)).scalar_one()
+
+
+async def active_timers(clinic: Clinic) -> int:
+    async with clinic.engine.connect() as conn:
+        result = await open_store(conn, clinic.settings).search(
+            "CommunicationRequest", [("status", "active"), ("_summary", "count")]
+        )
+        return result.total or 0
+
+
+async def sent_messages(clinic: Clinic) -> int:
+    async with clinic.engine.connect() as conn:
+        result = await open_store(conn, clinic.settings).search("Communication", [("_summary", "count")])
+        return result.total or 0
+
+
+async def wait_until(check, *, timeout: float) -> None:  # noqa: ASYNC109 - a polling deadline, not a cancel scope
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the workers did not finish in time")
+        await asyncio.sleep(0.5)
+
+
+async def all_timers(clinic: Clinic) -> list[dict]:
+    found: list[dict] = []
+    async with clinic.engine.connect() as conn:
+        store = open_store(conn, clinic.settings)
+        while True:
+            page = await store.search("CommunicationRequest", [("_count", "1000"), ("_offset", str(len(found)))])
+            found += page.matches
+            if not page.has_next:
+                return found
+
+
+async def all_messages(clinic: Clinic) -> list[dict]:
+    found: list[dict] = []
+    async with clinic.engine.connect() as conn:
+        store = open_store(conn, clinic.settings)
+        while True:
+            page = await store.search("Communication", [("_count", "1000"), ("_offset", str(len(found)))])
+            found += page.matches
+            if not page.has_next:
+                return found
+
+
+@pytest.mark.slow
+async def test_two_workers_send_each_confirmation_and_reminder_exactly_once_across_a_restart(
+    clinic: Clinic, database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several worker processes need PostgreSQL (SKIP LOCKED); SQLite runs one embedded worker")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = (now + timedelta(days=6)).replace(hour=15)  # 11:00 in New York: every planned time is in the day
+    await book_many(clinic, start)
+
+    planners = [start_worker(database_url, 0, tmp_path / f"plan-{n}.log") for n in (1, 2)]
+    try:
+        await wait_until(lambda: _none(pending_events(clinic.engine)), timeout=400)
+    finally:
+        stop(*planners)
+    assert await active_timers(clinic) >= 2 * APPOINTMENTS
+
+    # Move the workers' clock to 12 hours before the visits: every confirmation and reminder is due.
+    offset = (start - timedelta(hours=12) - datetime.now(UTC)).total_seconds()
+    first, second = (start_worker(database_url, offset, tmp_path / f"send-{n}.log") for n in (1, 2))
+    restarted = None
+    try:
+        await wait_until(lambda: _at_least(sent_messages(clinic), APPOINTMENTS // 4), timeout=120)
+        first.kill()  # mid-run, no goodbye: its open batch rolls back and its locks go with its connection
+        first.wait()
+        restarted = start_worker(database_url, offset, tmp_path / "send-1-restarted.log")
+        await wait_until(lambda: _none(active_timers(clinic)), timeout=400)
+    finally:
+        stop(*(w for w in (first, second, restarted) if w is not None))
+
+    step_of = {t["id"]: timer_key(t).split(":")[1] for t in await all_timers(clinic) if timer_key(t)}
+    sent = Counter()
+    for message in await all_messages(clinic):
+        requests = [
+            r["reference"].split("/")[1]
+            for r in message.get("basedOn", [])
+            if "CommunicationRequest/" in r["reference"]
+        ]
+        appointments = [r["reference"] for r in message.get("basedOn", []) if r["reference"].startswith("Appointment/")]
+        for request in requests:
+            sent[(appointments[0], step_of[request])] += 1
+    for i in range(APPOINTMENTS):
+        assert sent[(f"Appointment/a{i}", "confirm")] == 1
+        assert sent[(f"Appointment/a{i}", "remind")] == 1
+    assert max(sent.values()) == 1
+
+
+async def _none(count) -> bool:
+    return await count == 0
+
+
+async def _at_least(count, minimum: int) -> bool:
+    return await count >= minimum
