@@ -13,14 +13,36 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fhircrm import __version__
+from fhircrm.audit.requests import audit_failure
+from fhircrm.channels import routes as channel_routes
+from fhircrm.complaints import routes as complaint_routes
 from fhircrm.config import Settings, get_settings
 from fhircrm.db import create_engine
-from fhircrm.errors import BadRequest, Conflict, FhircrmError, Issue, MethodNotAllowed, NotFound
+from fhircrm.ehr import routes as ehr_routes
+from fhircrm.errors import (
+    BadRequest,
+    Conflict,
+    FhircrmError,
+    InternalError,
+    Issue,
+    MethodNotAllowed,
+    NotFound,
+    Unavailable,
+)
 from fhircrm.fhir import bundle_routes, capability, routes
 from fhircrm.fhir.operations import everything
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
+from fhircrm.inbox import routes as inbox_routes
+from fhircrm.indicators import routes as indicator_routes
 from fhircrm.migrate import upgrade
 from fhircrm.runtime import Runtime, create_http_client
+from fhircrm.segments import routes as segment_routes
+from fhircrm.smart import discovery_router, install_resource_server, security_block
+from fhircrm.smart.devserver import router as dev_auth_router
+from fhircrm.smartapp import routes as smartapp_routes
+from fhircrm.subscriptions import routes as subscription_routes
+from fhircrm.surveys import routes as survey_routes
+from fhircrm.ui import routes as ui_routes
 from fhircrm.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -37,6 +59,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.engine = engine
         app.state.http = create_http_client()
         app.state.runtime = Runtime(settings, engine, app.state.http)
+        install_resource_server(app, settings, app.state.http)
         stop = asyncio.Event()
         worker = None
         if settings.runs_embedded_worker and migrate:
@@ -57,11 +80,24 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.capability_security = security_block(settings)
     _install_error_handlers(app)
     app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
     # Before the generic /{resource_type}/... routes: POST /fhir and the $operations.
     app.include_router(bundle_routes.router, prefix="/fhir", tags=["FHIR"])
     app.include_router(everything.router, prefix="/fhir", tags=["FHIR"])
+    app.include_router(subscription_routes.router)  # /ehr/notifications, Subscription $status/$events/$replay
+    app.include_router(ehr_routes.router)  # /ehr/.well-known/jwks.json
+    app.include_router(channel_routes.router)  # /channels/...: provider webhooks, forms, web chat
+    app.include_router(inbox_routes.router)  # /api/inbox
+    app.include_router(segment_routes.router)  # /api/segments
+    app.include_router(survey_routes.router)  # /survey/{token}: the public survey form
+    app.include_router(complaint_routes.router)  # /api/complaints
+    app.include_router(indicator_routes.router)  # /api/indicators: dashboard JSON and MeasureReports
+    app.include_router(discovery_router, prefix="/fhir", tags=["SMART"])  # /fhir/.well-known/smart-configuration
+    app.include_router(dev_auth_router, prefix="/auth")  # development authorization server (404 unless enabled)
+    app.include_router(smartapp_routes.router)  # /app/launch, /app/callback: the SMART app's launch
+    app.include_router(ui_routes.router)  # /ui: Patient 360, worklist, inbox, dashboard, admin
     app.include_router(routes.router, prefix="/fhir", tags=["FHIR"])
 
     @app.get("/healthz", include_in_schema=False)
@@ -71,10 +107,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     return app
 
 
+async def _refused(request: Request, error: FhircrmError) -> FhirResponse:
+    """Every refused or failed request is answered with an OperationOutcome and audited."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is not None:
+        await audit_failure(engine, request, error)
+    return error_response(error)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FhircrmError)
-    async def fhircrm_error(_request: Request, exc: FhircrmError) -> FhirResponse:
-        return error_response(exc)
+    async def fhircrm_error(request: Request, exc: FhircrmError) -> FhirResponse:
+        return await _refused(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> FhirResponse:
@@ -90,18 +134,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         return FhirResponse(operation_outcome([issue]), exc.status_code)
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_request: Request, _exc: IntegrityError) -> FhirResponse:
+    async def integrity_error(request: Request, _exc: IntegrityError) -> FhirResponse:
         # Two writers raced on the same resource: the loser retries; nothing was stored.
-        return error_response(Conflict("a concurrent write changed this resource; retry"))
+        return await _refused(request, Conflict("a concurrent write changed this resource; retry"))
 
     @app.exception_handler(OperationalError)
-    async def operational_error(_request: Request, exc: OperationalError) -> FhirResponse:
+    async def operational_error(request: Request, exc: OperationalError) -> FhirResponse:
         log.error("database error: %s", type(exc.orig).__name__)
-        issue = Issue("the database is unavailable or busy; retry", code="transient")
-        return FhirResponse(operation_outcome([issue]), 503)
+        return await _refused(request, Unavailable("the database is unavailable, busy or the query too slow; retry"))
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> FhirResponse:
+    async def unexpected(request: Request, exc: Exception) -> FhirResponse:
         log.exception("unhandled error (%s)", type(exc).__name__)
-        issue = Issue("internal error", code="exception")
-        return FhirResponse(operation_outcome([issue]), 500)
+        return await _refused(request, InternalError("internal error"))

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 1000
     max_include_results: int = 5000
+    statement_timeout_ms: int = 15_000  # PostgreSQL: any one statement of an API request is cancelled after this
 
     # Background work (fhircrm worker).
     worker_poll_seconds: float = 1.0
@@ -106,6 +107,15 @@ class Settings(BaseSettings):
     channels_inbound_secret: SecretStr | None = Field(None, description="shared secret for forms and inbound email")
     channels_sla_first_response_minutes: int = 240
     channels_sla_resolution_minutes: int = 2880
+    channels_sla_warning_fraction: float = Field(0.8, description="warn when this share of an SLA window has passed")
+    channels_webchat_secret: SecretStr | None = Field(
+        None, description="signs web chat conversation tokens; unset: a per-process random key (development)"
+    )
+    channels_webchat_token_days: int = Field(30, description="how long a web chat conversation token is valid")
+    channels_webchat_origins: list[str] = Field(
+        default_factory=lambda: ["*"], description="web sites allowed to embed the chat widget (CORS)"
+    )
+    channels_webchat_poll_seconds: float = Field(1.0, description="how often a chat stream looks for new messages")
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_sms_from: str | None = None
@@ -147,6 +157,7 @@ class Settings(BaseSettings):
     ehr_notification_secret: SecretStr | None = Field(None, description="master secret of the listener's headers")
     ehr_notification_header: str = Field("X-Fhircrm-Secret", description="header carrying a Subscription's secret")
     ehr_subscriptions_dir: Path | None = Field(None, description="Subscription templates (default: ./subscriptions)")
+    ehr_gap_grace_seconds: float = Field(2.0, description="how long a late notification may fill a hole on its own")
     subscriptions_hmac_secret: SecretStr | None = Field(None, description="signs our outbound notifications")
     subscriptions_max_attempts: int = Field(6, description="delivery attempts before a notification is dead")
     subscriptions_timeout_seconds: float = Field(10.0, description="per outbound notification")
@@ -168,6 +179,18 @@ class Settings(BaseSettings):
     app_cookie_samesite: Literal["lax", "strict", "none"] = Field(
         "lax", description="'none' (with HTTPS) when the EHR embeds the app in a cross-site iframe"
     )
+
+    # --- Populations, experience, complaints, education, indicators (fhircrm.segments / surveys / complaints /
+    # education / indicators) ---
+    segments_refresh_seconds: float = Field(3600.0, description="how often every segment is recomputed")
+    surveys_fatigue_days: int = Field(30, description="at most one survey per patient in this many days")
+    surveys_link_days: int = Field(14, description="how long a survey link stays valid")
+    surveys_secret: SecretStr | None = Field(None, description="signs survey links; required in production")
+    surveys_public_url: str | None = Field(None, description="root URL of the survey form; default from base_url")
+    surveys_low_nps: int = Field(6, description="an NPS answer at or below this opens a service-recovery Task")
+    surveys_low_csat: int = Field(2, description="a CSAT answer (1-5) at or below this opens one too")
+    complaints_sla_check_seconds: float = Field(300.0, description="how often complaint SLAs are checked")
+    complaints_warning_fraction: float = Field(0.75, description="share of an SLA window after which it warns")
 
 
 @lru_cache

@@ -9,8 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fhircrm.audit.requests import audit_success
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
+from fhircrm.smart import AccessDep
+from fhircrm.smart.policy import SmartPolicy
 from fhircrm.stores import open_store
 
 
@@ -22,10 +25,16 @@ def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
-async def get_store(request: Request) -> AsyncIterator[FhirStore]:
+async def get_store(request: Request, access: AccessDep) -> AsyncIterator[FhirStore]:
+    """The store scoped to the caller's access; the request is audited in the same transaction."""
     settings: Settings = request.app.state.settings
     async with request.app.state.engine.begin() as conn:
-        yield open_store(conn, settings)
+        if conn.dialect.name == "postgresql" and settings.statement_timeout_ms:
+            # slow-query protection: no single statement of an API request may run away with the database
+            await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}")
+        store = open_store(conn, settings, policy=SmartPolicy(access))
+        yield store
+        await audit_success(conn, request, store.accessed)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -13,7 +13,9 @@
     ├── PayloadTooLarge       413  too-costly
     ├── UnsupportedMediaType  415  not-supported
     ├── Unprocessable         422  invalid        (validation only)
-    └── NotImplementedYet     501  not-supported
+    ├── NotImplementedYet     501  not-supported
+    ├── InternalError         500  exception      (a bug: details go to the log, never to the client)
+    └── Unavailable           503  transient      (database down or busy, a statement too slow)
 
 Under ``/fhir`` they render as OperationOutcome; in the UI as a page.
 """
@@ -93,3 +95,11 @@ class Unprocessable(FhircrmError):
 
 class NotImplementedYet(FhircrmError):
     status, code = 501, "not-supported"
+
+
+class InternalError(FhircrmError):
+    status, code = 500, "exception"
+
+
+class Unavailable(FhircrmError):
+    status, code = 503, "transient"

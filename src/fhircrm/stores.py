@@ -10,13 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.config import Settings, get_settings
 from fhircrm.events.listener import emit_derived_events
+from fhircrm.fhir.access import AccessPolicy
 from fhircrm.fhir.changes import ChangeListener
 from fhircrm.fhir.store import FhirStore
+from fhircrm.subscriptions.publisher import notify_subscribers
 
-LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events,)
+LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events, notify_subscribers)
 
 
-def open_store(conn: AsyncConnection, settings: Settings | None = None) -> FhirStore:
+def open_store(
+    conn: AsyncConnection, settings: Settings | None = None, *, policy: AccessPolicy | None = None
+) -> FhirStore:
+    """``policy``: the caller's access (API requests); None for fhircrm's own services and jobs."""
     settings = settings or get_settings()
     return FhirStore(
         conn,
@@ -24,4 +29,5 @@ def open_store(conn: AsyncConnection, settings: Settings | None = None) -> FhirS
         max_count=settings.max_page_size,
         max_include=settings.max_include_results,
         listeners=LISTENERS,
+        policy=policy,
     )

@@ -48,7 +48,8 @@ class FhirResponse(Response):
 
 
 def error_response(error: FhircrmError) -> FhirResponse:
-    return FhirResponse(error_outcome(error), error.status)
+    """The OperationOutcome, with any headers the error carries (``WWW-Authenticate``, ``Retry-After``)."""
+    return FhirResponse(error_outcome(error), error.status, getattr(error, "headers", None))
 
 
 def http_date(moment: datetime) -> str:

@@ -16,17 +16,21 @@ from urllib.parse import parse_qsl
 
 import jsonpatch
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from fhircrm.errors import (
     BadRequest,
     Conflict,
     FhircrmError,
+    Forbidden,
     Gone,
+    MethodNotAllowed,
     NotFound,
     PreconditionFailed,
     Unprocessable,
 )
 from fhircrm.fhir import models, references
+from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
@@ -124,12 +128,51 @@ class FhirStore:
         max_count: int = 1000,
         max_include: int = 5000,
         listeners: Sequence[ChangeListener] = (),
+        policy: AccessPolicy | None = None,
     ):
         self.conn = conn
         self.listeners = tuple(listeners)
+        self.policy = policy
+        #: every resource this store read or wrote, for the request's audit record (references, not copies)
+        self.accessed: list[dict] = []
         self.default_count = default_count
         self.max_count = max_count
         self.max_include = max_include
+
+    # --- access ----------------------------------------------------------------------------------------------
+
+    def branches(self, interaction: str, resource_type: str) -> Branches:
+        """What the policy lets the caller reach of ``resource_type`` (None: everything; raises Forbidden)."""
+        return None if self.policy is None else self.policy.allow(interaction, resource_type)
+
+    def unrestricted(self, interaction: str, resource_type: str) -> None:
+        """Interactions across many resources (history, system search) need unrestricted access."""
+        if self.branches(interaction, resource_type) is not None:
+            raise Forbidden(f"{interaction} on {resource_type} needs user- or system-level access to all of it")
+
+    async def _require_visible(self, interaction: str, current: Current) -> None:
+        branches = self.branches(interaction, current.res_type)
+        if branches is None:
+            return
+        visible = await sql_search.visible_pks(self.conn, current.res_type, [current.res_pk], branches)
+        if current.deleted or current.res_pk not in visible:
+            raise Forbidden(f"access to {current.res_type}/{current.fhir_id} is not granted to this client")
+
+    async def visible(self, interaction: str, resources: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+        """Keep the (pk, resource) pairs the caller may ``interaction``; types it may not touch at all drop out."""
+        by_type: dict[str, list[int]] = {}
+        for pk, content in resources:
+            by_type.setdefault(content["resourceType"], []).append(pk)
+        allowed: set[int] = set()
+        for resource_type, pks in by_type.items():
+            try:
+                branches = self.branches(interaction, resource_type)
+            except Forbidden:
+                continue
+            allowed |= (
+                set(pks) if branches is None else await sql_search.visible_pks(self.conn, resource_type, pks, branches)
+            )
+        return [(pk, content) for pk, content in resources if pk in allowed]
 
     # --- reads -----------------------------------------------------------------------------------------------
 
@@ -139,8 +182,10 @@ class FhirStore:
         found = (await reader.current(self.conn, [(resource_type, fhir_id)])).get((resource_type, fhir_id))
         if found is None:
             raise NotFound(f"{resource_type}/{fhir_id} is not known")
+        await self._require_visible("read", found)
         if found.deleted:
             raise Gone(f"{resource_type}/{fhir_id} was deleted (version {found.version})")
+        self.accessed.append(found.content or {})
         return found
 
     async def vread(self, resource_type: str, fhir_id: str, version_id: str) -> HistoryEntry:
@@ -150,11 +195,15 @@ class FhirStore:
             number = int(version_id)
         except ValueError:
             raise NotFound(f"{resource_type}/{fhir_id} has no version {version_id[:20]!r}") from None
+        current = (await reader.current(self.conn, [(resource_type, fhir_id)])).get((resource_type, fhir_id))
+        if current is not None:
+            await self._require_visible("vread", current)
         entry = await reader.version(self.conn, resource_type, fhir_id, number)
         if entry is None:
             raise NotFound(f"{resource_type}/{fhir_id} has no version {number}")
         if entry.content is None:
             raise Gone(f"{resource_type}/{fhir_id} version {number} is a deletion")
+        self.accessed.append(entry.content)
         return entry
 
     async def history(
@@ -171,6 +220,10 @@ class FhirStore:
             check_type(resource_type)
         if fhir_id:
             await self._exists(resource_type or "", fhir_id)
+        elif resource_type:
+            self.unrestricted("history-type", resource_type)
+        else:
+            self.unrestricted("history-system", "Resource")
         limit = self._count(count)
         entries = await reader.history(
             self.conn, res_type=resource_type, fhir_id=fhir_id, since=since, at=at, offset=offset, limit=limit + 1
@@ -179,8 +232,10 @@ class FhirStore:
 
     async def _exists(self, resource_type: str, fhir_id: str) -> None:
         check_id(fhir_id)
-        if (resource_type, fhir_id) not in await reader.current(self.conn, [(resource_type, fhir_id)]):
+        found = (await reader.current(self.conn, [(resource_type, fhir_id)])).get((resource_type, fhir_id))
+        if found is None:
             raise NotFound(f"{resource_type}/{fhir_id} is not known")
+        await self._require_visible("history-instance", found)
 
     def _count(self, count: int | None) -> int:
         return min(self.default_count if count is None else count, self.max_count)
@@ -200,17 +255,30 @@ class FhirStore:
         count = 0 if query.summary == "count" else self._count(query.count)
         # _count=0 asks for the count only, like _summary=count
         want_total = count == 0 or query.summary == "count" or query.total in ("accurate", "estimate")
-        page = await sql_search.run(self.conn, query, count=count, count_total=want_total)
+        page = await sql_search.run(
+            self.conn, query, count=count, count_total=want_total, restrict=self._search_restriction(query)
+        )
         matches = await reader.by_pks(self.conn, page.pks)
         included: list[dict] = []
         if query.includes and matches:
             keyed = [(pk, m["resourceType"], m["id"]) for pk, m in zip(page.pks, matches, strict=False)]
             pks = await sql_includes.includes(self.conn, keyed, query.includes, limit=self.max_include, base=query.base)
-            included = await reader.by_pks(self.conn, pks)
+            contents = await reader.by_pks(self.conn, pks)
+            # an _include must never reach what the caller could not read directly
+            included = [c for _, c in await self.visible("read", list(zip(pks, contents, strict=False)))]
+        self.accessed.extend(matches)
+        self.accessed.extend(included)
         total = page.total
         if total is None and not page.has_next and (matches or query.offset == 0) and query.summary != "count":
             total = query.offset + len(matches)  # this is the last page: the total is known for free
         return SearchResult(query, matches, included, page.has_next, total, count)
+
+    def _search_restriction(self, query: search_query.SearchQuery) -> ColumnElement[bool] | None:
+        if query.resource_type is None:
+            self.unrestricted("search-system", "Resource")
+            return None
+        branches = self.branches("search", query.resource_type)
+        return None if branches is None else sql_search.restriction(query.resource_type, branches)
 
     async def find(self, resource_type: str, criteria: str) -> list[Current]:
         """Resources matching a conditional URL's query (``identifier=x|y``), for conditional interactions."""
@@ -221,7 +289,9 @@ class FhirStore:
             raise BadRequest("a conditional interaction needs search criteria")
         query = search_query.parse(resource_type, pairs, strict=True)
         query.count = 2
-        page = await sql_search.run(self.conn, query, count=2, count_total=False)
+        page = await sql_search.run(
+            self.conn, query, count=2, count_total=False, restrict=self._search_restriction(query)
+        )
         matches = await reader.by_pks(self.conn, page.pks)
         found = await reader.current(self.conn, [(m["resourceType"], m["id"]) for m in matches])
         return list(found.values())
@@ -348,6 +418,8 @@ class FhirStore:
             raise BadRequest("the same resource is written twice in one batch")
         lookup = [(op.resource_type, op.fhir_id) for op in operations if op.fhir_id is not None and op.method != "POST"]
         existing = await reader.current(self.conn, lookup, for_update=True)
+        if self.policy is not None:
+            await self._check_writes(operations, existing)
         timestamp = now()
         versions: list[Version] = []
         outcomes: list[Outcome] = []
@@ -362,11 +434,52 @@ class FhirStore:
                 versions.append(version)
             outcomes.append(outcome)
         await write_versions(self.conn, versions)
+        if self.policy is not None:
+            await self._check_written(operations, versions, existing)
+        self.accessed.extend(v.content for v in versions if v.content is not None)
         if self.listeners and versions:
             changes = [_change(v, existing.get((v.res_type, v.fhir_id))) for v in versions]
             for listener in self.listeners:
                 await listener(self.conn, changes)
         return outcomes
+
+    async def _check_writes(self, operations: Sequence[Operation], existing: dict[tuple[str, str], Current]) -> None:
+        """Before writing: the interaction is granted, and what is changed or deleted is the caller's to touch."""
+        for i, op in enumerate(operations):
+            try:
+                if op.resource_type in APPEND_ONLY and op.method != "POST":
+                    raise MethodNotAllowed(f"{op.resource_type} resources cannot be changed or deleted")
+                current = existing.get((op.resource_type, op.fhir_id)) if op.method != "POST" else None
+                interaction = _interaction(op, current)
+                self.branches(interaction, op.resource_type)  # raises Forbidden when not granted at all
+                if current is not None and not current.deleted:
+                    await self._require_visible(interaction, current)
+            except FhircrmError as exc:
+                exc.operation = i  # type: ignore[attr-defined]
+                raise
+
+    async def _check_written(
+        self, operations: Sequence[Operation], versions: list[Version], existing: dict[tuple[str, str], Current]
+    ) -> None:
+        """After writing (same transaction): each new version is one the caller may see, so a patient-scoped
+        client cannot create or move a resource into another patient's compartment."""
+        by_key = {(op.resource_type, op.fhir_id): (i, op) for i, op in enumerate(operations)}
+        for version in versions:
+            if version.content is None:
+                continue
+            i, op = by_key.get((version.res_type, version.fhir_id), (None, None))
+            interaction = _interaction(op, existing.get((version.res_type, version.fhir_id))) if op else "create"
+            branches = self.branches(interaction, version.res_type)
+            if branches is None:
+                continue
+            if version.res_pk not in await sql_search.visible_pks(
+                self.conn, version.res_type, [version.res_pk], branches
+            ):
+                error = Forbidden(
+                    f"{version.res_type} would be outside what this client may {interaction} (its patient or scope)"
+                )
+                error.operation = i  # type: ignore[attr-defined]
+                raise error
 
     def _plan(self, op: Operation, current: Current | None, timestamp: datetime) -> tuple[Version | None, Outcome]:
         if op.if_match is not None:
@@ -458,3 +571,13 @@ def _change(version: Version, previous: Current | None) -> Change:
     return Change(
         version.res_type, version.fhir_id, version.method, previous.content if previous else None, version.content
     )
+
+
+def _interaction(op: Operation, current: Current | None) -> str:
+    if op.method == "DELETE":
+        return "delete"
+    if op.method == "PATCH":
+        return "patch"
+    if op.method == "PUT" and current is not None and not current.deleted:
+        return "update"
+    return "create"

@@ -12,7 +12,6 @@ from fhircrm.smart.context import AccessContext
 from fhircrm.smart.dependency import AccessDep, bearer_token, install_resource_server, require_access
 from fhircrm.smart.discovery import router as discovery_router
 from fhircrm.smart.discovery import security_block, smart_configuration
-from fhircrm.smart.errors import install_error_handlers
 from fhircrm.smart.scopes import Grant, Permission, Scope, Scopes
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "Scopes",
     "bearer_token",
     "discovery_router",
-    "install_error_handlers",
     "install_resource_server",
     "require_access",
     "security_block",

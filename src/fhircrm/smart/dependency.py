@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 
 from fhircrm.config import Settings
 from fhircrm.smart.context import AccessContext
-from fhircrm.smart.errors import InvalidBearerRequest, MissingToken, install_error_handlers
+from fhircrm.smart.errors import InvalidBearerRequest, MissingToken
 from fhircrm.smart.validators import TokenValidator, build_validator
 
 #: RFC 6750 b64token.
@@ -24,10 +24,9 @@ MAX_TOKEN_CHARS = 16 * 1024
 
 
 def install_resource_server(app: FastAPI, settings: Settings, http: httpx.AsyncClient) -> None:
-    """Call once (lifespan or create_app): the validator for ``settings`` and the bearer error handlers."""
+    """Call once (lifespan or create_app): the token validator for ``settings``."""
     app.state.token_validator = build_validator(settings, http)
     app.state.token_validator_mode = settings.auth_mode
-    install_error_handlers(app)
 
 
 def bearer_token(request: Request) -> str:

@@ -11,16 +11,13 @@ RFC 6750 section 3 says how a resource server answers:
 * a valid token whose scopes do not grant the interaction: ``403`` with ``error="insufficient_scope"`` and the
   ``scope`` attribute naming what would be needed.
 
-Under ``/fhir`` the body is the usual OperationOutcome. ``install_error_handlers(app)`` adds the header; it is
-needed only until ``fhircrm.fhir.outcomes.error_response`` copies ``error.headers`` itself.
+Under ``/fhir`` the body is the usual OperationOutcome; ``fhircrm.fhir.outcomes.error_response`` sends each
+error's ``headers`` with it.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-
 from fhircrm.errors import BadRequest, FhircrmError, Forbidden, Unauthorized
-from fhircrm.fhir.outcomes import FhirResponse, error_outcome
 
 REALM = "fhircrm"
 
@@ -76,17 +73,3 @@ class AuthServerUnavailable(FhircrmError):
     def __init__(self, diagnostics: str):
         super().__init__(diagnostics)
         self.headers = {"Retry-After": "5"}
-
-
-BEARER_ERRORS = (MissingToken, InvalidToken, InvalidBearerRequest, InsufficientScope, AuthServerUnavailable)
-
-
-async def bearer_error_response(_request: Request, exc: Exception) -> FhirResponse:
-    assert isinstance(exc, BEARER_ERRORS)
-    return FhirResponse(error_outcome(exc), exc.status, dict(exc.headers))
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Render bearer errors as OperationOutcome *with* their WWW-Authenticate header."""
-    for error in BEARER_ERRORS:
-        app.add_exception_handler(error, bearer_error_response)

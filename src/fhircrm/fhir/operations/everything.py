@@ -76,7 +76,11 @@ async def everything(
         query = query.where(resource.c.last_updated >= since)
     query = query.order_by(sa.case((resource.c.id == patient.res_pk, 0), else_=1), resource.c.id)
     pks = list((await store.conn.execute(query.offset(offset).limit(limit + 1))).scalars())
-    return Page(await reader.by_pks(store.conn, pks[:limit]), len(pks) > limit, limit)
+    contents = await reader.by_pks(store.conn, pks[:limit])
+    # the compartment can hold types the caller's scopes do not cover: those are left out, never leaked
+    visible = [content for _, content in await store.visible("read", list(zip(pks[:limit], contents, strict=False)))]
+    store.accessed.extend(visible)
+    return Page(visible, len(pks) > limit, limit)
 
 
 # --- the route ------------------------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
-"""Compile a parsed ``SearchQuery`` into SQL over the index tables, run it, and fetch includes.
+"""Compile a parsed ``SearchQuery`` into SQL over the index tables and run it.
 
 Each filter becomes ``resource.id IN (SELECT res_pk FROM idx_<type> WHERE sp = :sp AND <value condition>)``;
 both PostgreSQL and SQLite plan these as index lookups. Chains and ``_has`` nest the same construction.
 ``_sort`` keys are scalar subqueries on the index table of their parameter; ``resource.id`` breaks ties, so
-paging is stable.
+paging is stable. ``_include`` and ``_revinclude`` live in ``sql/includes.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,8 +16,9 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from fhircrm.errors import BadRequest
+from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET, RESOURCE_TYPES
 from fhircrm.fhir.search.extract import identifier_code
-from fhircrm.fhir.search.query import Filter, Include, SearchQuery
+from fhircrm.fhir.search.query import Filter, SearchQuery, parse
 from fhircrm.fhir.search.registry import registry, sp_hash
 from fhircrm.fhir.sql import conditions
 from fhircrm.fhir.sql.tables import idx_date, idx_reference, idx_token, resource
@@ -31,6 +32,9 @@ _SORT_COLUMNS = {
     "quantity": ("value", "value"),
     "uri": ("uri", "uri"),
 }
+_COLUMN_MODIFIERS = {"_id": {"not"}, "_lastUpdated": set()}
+#: token codes with a meaning of order, sorted by that order rather than alphabetically (request-priority)
+_ORDINAL_CODES = {"priority": ("routine", "urgent", "asap", "stat")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +44,51 @@ class Page:
     total: int | None
 
 
-def _value_condition(f: Filter, value: str) -> ColumnElement[bool]:
-    return conditions.CONDITIONS[f.type](f, value)
+def local_reference(base: str) -> ColumnElement[bool]:
+    """Index rows of references into this store: relative ones, or absolute ones under this server's base."""
+    relative = idx_reference.c.url.is_(None)
+    if not base:
+        return relative
+    return sa.or_(relative, idx_reference.c.url.startswith(f"{base}/", autoescape=True))
+
+
+def _bad_modifier(f: Filter) -> BadRequest:
+    return BadRequest(
+        f"modifier :{f.modifier} is not supported on {f.type} parameter {f.code}", expression=f.raw_name or f.code
+    )
 
 
 def _check_modifier(f: Filter) -> None:
     if f.modifier is None:
         return
-    allowed = conditions.MODIFIERS[f.type]
-    if f.modifier in allowed:
+    if f.param is None:
+        if f.modifier not in _COLUMN_MODIFIERS[f.code]:
+            raise _bad_modifier(f)
         return
-    if f.type == "reference" and f.modifier[0].isupper():
+    if f.modifier in conditions.MODIFIERS[f.type]:
         return
-    raise BadRequest(
-        f"modifier :{f.modifier} is not supported on {f.type} parameter {f.code}", expression=f.raw_name or f.code
-    )
+    if f.type == "reference" and f.modifier in RESOURCE_TYPE_SET:  # :[type]
+        if f.param.targets and f.modifier not in f.param.targets:
+            raise BadRequest(f"{f.code} cannot refer to a {f.modifier}", expression=f.raw_name or f.code)
+        return
+    raise _bad_modifier(f)
+
+
+def _sp_condition(f: Filter, table: sa.Table, code: str | None = None) -> ColumnElement[bool]:
+    """``sp = ..``; a parameter of every resource in a system-level search fans out over the types."""
+    assert f.param is not None
+    code = code or f.code
+    if f.param.resource_type != "Resource":
+        return table.c.sp == sp_hash(f.resource_type, code)
+    types = f.types or RESOURCE_TYPES
+    return table.c.sp.in_(sorted({sp_hash(t, code) for t in types}))
 
 
 def _column_filter(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     """_id and _lastUpdated live on the resource table itself."""
     if f.code == "_id":
-        negate = f.modifier == "not"
         condition = target.c.fhir_id.in_(f.values)
-        return sa.not_(condition) if negate else condition
+        return sa.not_(condition) if f.modifier == "not" else condition
     parts = []
     for value in f.values:
         prefix, low, high = conditions.parse_date(f, value)
@@ -70,53 +96,53 @@ def _column_filter(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     return sa.or_(*parts)
 
 
-def _index_subquery(f: Filter, sp: int, values: tuple[str, ...]) -> Select:
+def _index_subquery(f: Filter) -> Select:
     table = conditions.TABLES[f.type]
-    ors = [_value_condition(f, v) for v in values]
-    return sa.select(table.c.res_pk).where(table.c.sp == sp, sa.or_(*ors))
+    ors = [conditions.CONDITIONS[f.type](f, v) for v in f.values]
+    return sa.select(table.c.res_pk).where(_sp_condition(f, table), sa.or_(*ors))
 
 
 def _param_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     """The condition ``f`` puts on rows of ``target`` (a resource table alias of type f.resource_type)."""
+    _check_modifier(f)
     if f.param is None:
         return _column_filter(f, target)
-    _check_modifier(f)
-    sp = f.param.sp
     if f.modifier == "missing":
         table = conditions.TABLES[f.type]
-        present = target.c.id.in_(sa.select(table.c.res_pk).where(table.c.sp == sp))
+        present = target.c.id.in_(sa.select(table.c.res_pk).where(_sp_condition(f, table)))
         return sa.not_(present) if f.values[0] == "true" else present
     if f.modifier == "identifier":
-        ident_sp = sp_hash(f.resource_type, identifier_code(f.code))
-        token = Filter(f.resource_type, f.code, "token", f.param, None, f.values)
+        token = replace(f, type="token", modifier=None)
         ors = [conditions.token(token, v) for v in f.values]
-        return target.c.id.in_(sa.select(idx_token.c.res_pk).where(idx_token.c.sp == ident_sp, sa.or_(*ors)))
+        sp = _sp_condition(f, idx_token, identifier_code(f.code))
+        return target.c.id.in_(sa.select(idx_token.c.res_pk).where(sp, sa.or_(*ors)))
     if f.modifier == "not":
-        plain = Filter(f.resource_type, f.code, f.type, f.param, None, f.values)
-        return target.c.id.not_in(_index_subquery(plain, sp, f.values))
-    return target.c.id.in_(_index_subquery(f, sp, f.values))
+        return target.c.id.not_in(_index_subquery(replace(f, modifier=None)))
+    return target.c.id.in_(_index_subquery(f))
 
 
 def _chained_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     """``subject:Patient.name=x``: target's reference points at a resource matching the rest of the chain."""
     link, rest = f.chain[0], f.chain[1:]
-    inner_filter = Filter(f.resource_type, f.code, f.type, f.param, f.modifier, f.values, rest, raw_name=f.raw_name)
     ors = []
     for target_type in link.target_types:
         referenced = resource.alias()
         # re-resolve the parameter on this target type: a chain may fan out over several types
-        if inner_filter.chain or inner_filter.param is None:
-            condition_filter = inner_filter
-        else:
+        inner = replace(f, chain=rest)
+        if not rest and f.param is not None:
             param = registry().get(target_type, f.code)
-            condition_filter = Filter(target_type, f.code, f.type, param, f.modifier, f.values)
+            if param is None:
+                continue
+            inner = replace(inner, resource_type=target_type, param=param, type=param.type)
         matching = sa.select(referenced.c.fhir_id).where(
             referenced.c.res_type == target_type,
             referenced.c.deleted.is_(False),
-            _filter_condition(condition_filter, referenced),
+            _filter_condition(inner, referenced, target_type),
         )
         ors.append(sa.and_(idx_reference.c.target_type == target_type, idx_reference.c.target_id.in_(matching)))
-    refs = sa.select(idx_reference.c.res_pk).where(idx_reference.c.sp == link.param.sp, sa.or_(*ors))
+    refs = sa.select(idx_reference.c.res_pk).where(
+        idx_reference.c.sp == link.param.sp, local_reference(f.base), sa.or_(*ors)
+    )
     return target.c.id.in_(refs)
 
 
@@ -124,13 +150,14 @@ def _has_condition(f: Filter, target: sa.FromClause, target_type: str) -> Column
     """``_has:Task:focus:status=ready``: some Task whose ``focus`` points at target matches status=ready."""
     (source_type, ref_param), rest = f.has[0], f.has[1:]
     source = resource.alias()
-    inner = Filter(f.resource_type, f.code, f.type, f.param, f.modifier, f.values, f.chain, rest)
+    inner = replace(f, has=rest)
     pointing = (
         sa.select(idx_reference.c.target_id)
         .join(source, source.c.id == idx_reference.c.res_pk)
         .where(
             idx_reference.c.sp == ref_param.sp,
             idx_reference.c.target_type == target_type,
+            local_reference(f.base),
             source.c.deleted.is_(False),
             _filter_condition(inner, source, source_type),
         )
@@ -149,7 +176,8 @@ def _filter_condition(f: Filter, target: sa.FromClause, target_type: str | None 
 def _merged_date_filters(filters: list[Filter]) -> tuple[list[ColumnElement[bool]], list[Filter]]:
     """AND of single-valued date filters on one parameter (``date=ge..&date=lt..``) as one range lookup.
 
-    Two separate lookups would each match half the table; one lookup with both bounds stays narrow.
+    Two separate lookups would each match half the table; one lookup with both bounds stays narrow. Both
+    bounds then apply to one stored value, which is what a range means (a Period is one value, not two).
     """
     groups: dict[int, list[Filter]] = {}
     rest = []
@@ -157,12 +185,14 @@ def _merged_date_filters(filters: list[Filter]) -> tuple[list[ColumnElement[bool
         mergeable = (
             f.type == "date"
             and f.param is not None
+            and f.param.resource_type != "Resource"
             and not f.chain
             and not f.has
             and f.modifier is None
             and len(f.values) == 1
         )
         if mergeable:
+            assert f.param is not None
             groups.setdefault(f.param.sp, []).append(f)
         else:
             rest.append(f)
@@ -187,23 +217,61 @@ def _sort_key(resource_type: str, code: str, descending: bool) -> ColumnElement:
     table = conditions.TABLES[param.type]
     asc_col, desc_col = _SORT_COLUMNS[param.type]
     column = table.c[desc_col if descending else asc_col]
+    if param.type == "token" and code in _ORDINAL_CODES:
+        ranks = _ORDINAL_CODES[code]
+        column = sa.case({c: rank for rank, c in enumerate(ranks)}, value=column)
     aggregate = sa.func.max(column) if descending else sa.func.min(column)
-    return sa.select(aggregate).where(table.c.res_pk == resource.c.id, table.c.sp == param.sp).scalar_subquery()
+    # ``sp + 0`` keeps SQLite from walking the (sp, value) index for MIN/MAX over every resource: the lookup
+    # must start from (res_pk, sp), a few rows per resource.
+    return sa.select(aggregate).where(table.c.res_pk == resource.c.id, table.c.sp + 0 == param.sp).scalar_subquery()
 
 
-def compile_query(query: SearchQuery) -> Select:
-    """SELECT resource.id of the live resources matching ``query`` (unordered)."""
+def _selects_by_type(f: Filter) -> bool:
+    """Whether ``f`` only matches resources of its type: index rows are keyed by (type, parameter).
+
+    The type condition is then redundant, and leaving it out keeps SQLite (which has no statistics) from
+    scanning every resource of the type instead of starting from the index lookup.
+    """
+    if f.has or f.param is None or f.param.resource_type == "Resource":
+        return False
+    return f.modifier not in ("not", "missing")
+
+
+def restriction(resource_type: str, branches: list[list[tuple[str, str]]]) -> ColumnElement[bool]:
+    """An access policy's branches (OR of AND-ed search parameters) as a condition on ``resource``."""
+    ors: list[ColumnElement[bool]] = []
+    for branch in branches:
+        parsed = parse(resource_type, branch, strict=True)
+        ands = [_filter_condition(f, resource, resource_type) for f in parsed.filters]
+        ors.append(sa.and_(sa.true(), *ands))
+    return sa.or_(sa.false(), *ors)
+
+
+def compile_query(query: SearchQuery, *, restrict: ColumnElement[bool] | None = None) -> Select:
+    """SELECT resource.id of the live resources matching ``query`` (unordered), within ``restrict``."""
     where: list[ColumnElement[bool]] = [resource.c.deleted.is_(False)]
-    if query.resource_type:
+    if restrict is not None:
+        where.append(restrict)
+    if query.resource_type and not any(_selects_by_type(f) for f in query.filters):
         where.append(resource.c.res_type == query.resource_type)
-    merged, rest = _merged_date_filters(query.filters)
+    elif query.types:
+        where.append(resource.c.res_type.in_(query.types))
+    filters = [replace(f, base=query.base, types=query.types) for f in query.filters]
+    merged, rest = _merged_date_filters(filters)
     where.extend(merged)
-    where.extend(_filter_condition(f, resource) for f in rest)
+    where.extend(_filter_condition(f, resource, query.resource_type) for f in rest)
     return sa.select(resource.c.id).where(*where)
 
 
-async def run(conn: AsyncConnection, query: SearchQuery, *, count: int, count_total: bool) -> Page:
-    selected = compile_query(query)
+async def run(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    *,
+    count: int,
+    count_total: bool,
+    restrict: ColumnElement[bool] | None = None,
+) -> Page:
+    selected = compile_query(query, restrict=restrict)
     total = None
     if count_total:
         total = (await conn.execute(sa.select(sa.func.count()).select_from(selected.subquery()))).scalar_one()
@@ -219,75 +287,13 @@ async def run(conn: AsyncConnection, query: SearchQuery, *, count: int, count_to
     return Page(pks[:count], len(pks) > count, total)
 
 
-# --- _include / _revinclude -----------------------------------------------------------------------------------
-
-
-async def includes(
-    conn: AsyncConnection, matches: list[tuple[int, str, str]], specs: list[Include], *, limit: int, depth: int = 3
-) -> list[int]:
-    """Primary keys of resources included by ``specs`` for ``matches`` (pk, type, id), bounded by ``limit``."""
-    found: dict[int, None] = {}
-    seen = {pk for pk, _, _ in matches}
-    frontier = matches
-    for round_ in range(depth if any(s.iterate for s in specs) else 1):
-        active = specs if round_ == 0 else [s for s in specs if s.iterate]
-        new: list[tuple[int, str, str]] = []
-        for spec in active:
-            sources = [m for m in frontier if m[1] == spec.source_type or spec.reverse]
-            if not sources:
-                continue
-            rows = await (_reverse(conn, spec, sources) if spec.reverse else _forward(conn, spec, sources))
-            for pk, res_type, fhir_id in rows:
-                if pk not in seen:
-                    seen.add(pk)
-                    found[pk] = None
-                    new.append((pk, res_type, fhir_id))
-                    if len(found) >= limit:
-                        return list(found)
-        if not new:
-            break
-        frontier = new
-    return list(found)
-
-
-def _reference_sps(source_type: str, code: str) -> list[int]:
-    if code != "*":
-        return [sp_hash(source_type, code)]
-    return [p.sp for p in registry().params(source_type).values() if p.type == "reference"]
-
-
-async def _forward(conn: AsyncConnection, spec: Include, sources: list[tuple[int, str, str]]) -> list[tuple]:
-    ref = idx_reference
-    target = resource.alias()
-    query = (
-        sa.select(target.c.id, target.c.res_type, target.c.fhir_id)
-        .join(ref, sa.and_(ref.c.target_type == target.c.res_type, ref.c.target_id == target.c.fhir_id))
-        .where(
-            ref.c.res_pk.in_([pk for pk, _, _ in sources]),
-            ref.c.sp.in_(_reference_sps(spec.source_type, spec.param)),
-            target.c.deleted.is_(False),
-        )
-        .distinct()
+async def visible_pks(
+    conn: AsyncConnection, resource_type: str, pks: list[int], branches: list[list[tuple[str, str]]]
+) -> set[int]:
+    """Which of ``pks`` (resources of ``resource_type``) satisfy an access policy's branches."""
+    if not pks:
+        return set()
+    rows = await conn.execute(
+        sa.select(resource.c.id).where(resource.c.id.in_(pks), restriction(resource_type, branches))
     )
-    if spec.target_type:
-        query = query.where(target.c.res_type == spec.target_type)
-    return list(await conn.execute(query))
-
-
-async def _reverse(conn: AsyncConnection, spec: Include, targets: list[tuple[int, str, str]]) -> list[tuple]:
-    ref = idx_reference
-    source = resource.alias()
-    keys = [(res_type, fhir_id) for _, res_type, fhir_id in targets]
-    query = (
-        sa.select(source.c.id, source.c.res_type, source.c.fhir_id)
-        .join(ref, ref.c.res_pk == source.c.id)
-        .where(
-            ref.c.sp.in_(_reference_sps(spec.source_type, spec.param)),
-            sa.tuple_(ref.c.target_type, ref.c.target_id).in_(keys),
-            source.c.deleted.is_(False),
-        )
-        .distinct()
-    )
-    if spec.target_type:
-        query = query.where(ref.c.target_type == spec.target_type)
-    return list(await conn.execute(query))
+    return set(rows.scalars())
