@@ -39,3 +39,15 @@ async def get_store(request: Request, access: AccessDep) -> AsyncIterator[FhirSt
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[FhirStore, Depends(get_store, scope="function")]
+
+
+async def get_service_store(request: Request) -> AsyncIterator[FhirStore]:
+    """A store for routes that authenticate their caller by other means than a bearer token: provider webhooks
+    (signatures), signed survey and chat links, the UI (its server-side session). Those routes check their caller
+    before they touch data; the store itself applies no access policy."""
+    settings: Settings = request.app.state.settings
+    async with request.app.state.engine.begin() as conn:
+        yield open_store(conn, settings)
+
+
+ServiceStoreDep = Annotated[FhirStore, Depends(get_service_store, scope="function")]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from fhircrm.channels import chat_tokens
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.config import Settings
-from fhircrm.deps import StoreDep
+from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.store import FhirStore
 from fhircrm.stores import open_store
 
@@ -86,7 +86,7 @@ class ChatMessage(BaseModel):
 
 
 @router.post("/messages", include_in_schema=False)
-async def post_message(body: ChatMessage, request: Request, response: Response, store: StoreDep) -> dict:
+async def post_message(body: ChatMessage, request: Request, response: Response, store: ServiceStoreDep) -> dict:
     conversation = conversation_of(request, _bearer(request))
     message = InboundMessage(
         channel="webchat",

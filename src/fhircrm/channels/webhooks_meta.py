@@ -13,7 +13,7 @@ from fhircrm.channels import receipts, signatures
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.channels.webhooks_twilio import communication_for_callback
 from fhircrm.config import Settings
-from fhircrm.deps import StoreDep
+from fhircrm.deps import ServiceStoreDep
 
 router = APIRouter(prefix="/channels/meta", tags=["channels"])
 
@@ -29,7 +29,7 @@ async def verify(request: Request) -> Response:
 
 
 @router.post("/webhook", include_in_schema=False)
-async def notification(request: Request, store: StoreDep) -> dict:
+async def notification(request: Request, store: ServiceStoreDep) -> dict:
     settings: Settings = request.app.state.settings
     body = await request.body()
     secret = settings.meta_app_secret.get_secret_value() if settings.meta_app_secret else None

@@ -14,7 +14,7 @@ from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.channels.tables import channel_delivery
 from fhircrm.channels.urls import public_root
 from fhircrm.config import Settings
-from fhircrm.deps import StoreDep
+from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.store import FhirStore
 
 router = APIRouter(prefix="/channels/twilio", tags=["channels"])
@@ -37,7 +37,7 @@ def twiml(body: str = "") -> Response:
 
 
 @router.post("/messages", include_in_schema=False)
-async def inbound_message(request: Request, store: StoreDep) -> Response:
+async def inbound_message(request: Request, store: ServiceStoreDep) -> Response:
     form = await signed_form(request)
     sender = form.get("From", "")
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
@@ -78,7 +78,7 @@ async def communication_for_callback(store: FhirStore, provider: str, sid: str, 
 
 
 @router.post("/status", include_in_schema=False)
-async def status_callback(request: Request, store: StoreDep) -> Response:
+async def status_callback(request: Request, store: ServiceStoreDep) -> Response:
     form = await signed_form(request)
     if form.get("CallSid") and not form.get("MessageSid"):
         provider, sid, status = "twilio-voice", form["CallSid"], form.get("CallStatus", "")

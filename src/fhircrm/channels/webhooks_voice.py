@@ -19,7 +19,7 @@ from fhircrm.channels.templates import render
 from fhircrm.channels.urls import public_url
 from fhircrm.channels.webhooks_twilio import signed_form, twiml
 from fhircrm.config import Settings
-from fhircrm.deps import StoreDep
+from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.store import FhirStore
 
 router = APIRouter(prefix="/channels/twilio/voice", tags=["channels"])
@@ -38,7 +38,7 @@ def _say(settings: Settings, template: str, language: str, **context: str) -> st
 
 
 @router.post("/incoming", include_in_schema=False)
-async def incoming_call(request: Request, store: StoreDep) -> Response:
+async def incoming_call(request: Request, store: ServiceStoreDep) -> Response:
     form = await signed_form(request)
     settings: Settings = request.app.state.settings
     caller = form.get("From", "")
@@ -62,7 +62,7 @@ async def incoming_call(request: Request, store: StoreDep) -> Response:
 
 
 @router.post("/gather", include_in_schema=False)
-async def voice_gather(request: Request, store: StoreDep) -> Response:
+async def voice_gather(request: Request, store: ServiceStoreDep) -> Response:
     """The digit pressed during a call: handled like a text reply (to that call's message, when it was ours)."""
     form = await signed_form(request)
     settings: Settings = request.app.state.settings

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from fhircrm.channels import signatures
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.config import Settings
-from fhircrm.deps import StoreDep
+from fhircrm.deps import ServiceStoreDep
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 _MESSAGE_ID = re.compile(r"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
@@ -38,7 +38,7 @@ def _digest(*parts: str) -> str:
 
 
 @router.post("/email/inbound", include_in_schema=False)
-async def inbound_email(request: Request, store: StoreDep) -> dict:
+async def inbound_email(request: Request, store: ServiceStoreDep) -> dict:
     """SendGrid/Mailgun-style inbound parse: form fields from, subject, text, headers."""
     check_secret(request)
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -70,7 +70,7 @@ class WebForm(BaseModel):
 
 @router.post("/forms/{kind}", include_in_schema=False)
 async def web_form(
-    kind: Literal["appointment-request", "contact"], form: WebForm, request: Request, store: StoreDep
+    kind: Literal["appointment-request", "contact"], form: WebForm, request: Request, store: ServiceStoreDep
 ) -> dict:
     check_secret(request)
     if not (form.phone or form.email):

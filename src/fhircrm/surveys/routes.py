@@ -1,0 +1,61 @@
+"""``/survey/{token}``: the public, login-free survey form behind a signed, expiring link."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from fhircrm.deps import ServiceStoreDep
+from fhircrm.errors import NotFound
+from fhircrm.fhir.store import FhirStore
+from fhircrm.surveys.form import render_form, render_thanks
+from fhircrm.surveys.questionnaires import questionnaire
+from fhircrm.surveys.record import record_response
+from fhircrm.surveys.tokens import Invitation, verify
+from fhircrm.timers.clock import current_time
+
+router = APIRouter(prefix="/survey", tags=["surveys"])
+
+
+async def _open(request: Request, store: FhirStore, token: str) -> tuple[Invitation, dict, str]:
+    settings = request.app.state.settings
+    invitation = verify(token, settings, current_time(settings))
+    q = await questionnaire(store, invitation.questionnaire)
+    if q is None:
+        raise NotFound("unknown survey")
+    patient = (await store.read("Patient", invitation.patient)).content or {}
+    language = next(
+        (
+            c.get("code", "")[:2]
+            for p in patient.get("communication", [])
+            for c in p.get("language", {}).get("coding", [])
+        ),
+        settings.channels_default_language,
+    )
+    return invitation, q, language
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def survey_form(token: str, request: Request, store: ServiceStoreDep) -> HTMLResponse:
+    _invitation, q, language = await _open(request, store, token)
+    return HTMLResponse(render_form(q, language), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/{token}", response_class=HTMLResponse)
+async def survey_answer(token: str, request: Request, store: ServiceStoreDep) -> HTMLResponse:
+    invitation, q, language = await _open(request, store, token)
+    answers = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    await record_response(
+        store,
+        questionnaire=q,
+        patient=invitation.patient,
+        touchpoint=invitation.touchpoint,
+        answers=answers,
+        invitation=invitation.nonce,
+        now=current_time(request.app.state.settings),
+        about=invitation.about,
+        channel="web",
+    )
+    return HTMLResponse(render_thanks(language), status_code=201, headers={"Cache-Control": "no-store"})
