@@ -39,7 +39,8 @@ def shape(resource: dict, *, summary: str | None, elements: tuple[str, ...]) -> 
         return _subset(resource, {"text"})
     if summary == "data":
         return _subset(resource, {k for k in resource if k != "text"})
-    keep = set(elements)
+    prefix = resource["resourceType"] + "."
+    keep = {e.removeprefix(prefix) for e in elements}  # R5 style ``Patient.name`` means ``name``
     return _subset(resource, {k for k in resource if k in keep or _choice_base(k) in keep})
 
 

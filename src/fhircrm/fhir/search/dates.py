@@ -34,6 +34,13 @@ def date_range(text: str) -> tuple[datetime, datetime]:
     m = _DATE.match(text.strip())
     if not m:
         raise InvalidDate(text)
+    try:
+        return _range(m)
+    except (ValueError, OverflowError):  # month 13, 30 February, hour 25, a zone past +24:00...
+        raise InvalidDate(text) from None
+
+
+def _range(m: re.Match[str]) -> tuple[datetime, datetime]:
     year = int(m["y"])
     if m["m"] is None:
         return datetime(year, 1, 1), datetime(year, 12, 31, 23, 59, 59, 999999)

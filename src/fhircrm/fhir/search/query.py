@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 from fhircrm.errors import BadRequest, UnknownParameter
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
@@ -69,6 +70,10 @@ class Filter:
     has: tuple[tuple[str, SearchParam], ...] = ()  # (_has type, its reference parameter), outermost first
     raw_name: str = ""
     raw_value: str = ""
+    #: this server's FHIR base: absolute references under it are local ones (set by the compiler)
+    base: str = ""
+    #: for a parameter of every resource (``_tag`` in a system-level search): the types it applies to
+    types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +96,29 @@ class SearchQuery:
     summary: str | None = None
     elements: tuple[str, ...] = ()
     total: str | None = None
+    types: tuple[str, ...] = ()  # _type of a system-level search
+    base: str = ""  # this server's FHIR base, to tell local absolute references from foreign ones
     ignored: list[str] = field(default_factory=list)
     #: the (name, value) pairs that were understood, for the self and paging links
     used: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _param(resource_type: str, code: str) -> SearchParam | None:
+    if resource_type == "Resource":
+        return _resource_param(code)
     return registry().get(resource_type, code)
+
+
+@cache
+def _resource_param(code: str) -> SearchParam | None:
+    """A parameter every resource has (``_tag``, ``_profile``, ``_security``, ``_source``), for system search.
+
+    Bundle is not a DomainResource, so its ``_`` parameters are exactly those of Resource.
+    """
+    found = registry().get("Bundle", code) if code.startswith("_") else None
+    if found is None:
+        return None
+    return SearchParam("Resource", code, found.type, found.expression, found.url)
 
 
 def _chain_targets(param: SearchParam, type_modifier: str | None, next_code: str) -> tuple[str, ...]:
@@ -184,10 +205,10 @@ def _parse_filter(resource_type: str, name: str, value: str) -> Filter | None:
             return None
         param_type = param.type
     if modifier == "missing" and value not in ("true", "false"):
-        raise BadRequest(f"{name} takes true or false")
+        raise BadRequest(f"{name} takes true or false", expression=name)
     values = tuple(split_values(value))
     if any(v == "" for v in values) and modifier != "missing":
-        raise BadRequest(f"empty value in search parameter {name}")
+        raise BadRequest(f"empty value in search parameter {name}", expression=name)
     return Filter(
         resource_type=resource_type,
         code=code,
@@ -211,24 +232,41 @@ def _int(name: str, value: str, *, minimum: int = 0) -> int:
 
 
 def _parse_include(name: str, value: str, resource_type: str | None) -> Include:
-    reverse = name.startswith("_revinclude")
-    iterate = name.endswith(":iterate") or name.endswith(":recurse")
+    base_name, _, modifier = name.partition(":")
+    if base_name not in ("_include", "_revinclude") or modifier not in ("", "iterate", "recurse"):
+        raise BadRequest(f"unknown include parameter: {name}", expression=name)
+    reverse = base_name == "_revinclude"
+    iterate = bool(modifier)
+    if value == "*" and resource_type and not reverse:
+        return Include(resource_type, "*", None, iterate, reverse)
     parts = value.split(":")
-    if len(parts) < 2 or len(parts) > 3:
-        if value == "*" and resource_type and not reverse:
-            return Include(resource_type, "*", None, iterate, reverse)
-        raise BadRequest(f"{name} takes Type:param[:target], got {value!r}")
+    if len(parts) not in (2, 3):
+        raise BadRequest(f"{name} takes Type:param[:target], got {value[:100]!r}", expression=name)
     source, code = parts[0], parts[1]
     target = parts[2] if len(parts) == 3 else None
     if source not in RESOURCE_TYPE_SET:
-        raise BadRequest(f"unknown resource type in {name}: {source}")
+        raise BadRequest(f"unknown resource type in {name}: {source[:64]}", expression=name)
     if code != "*":
         param = _param(source, code)
         if param is None or param.type != "reference":
-            raise BadRequest(f"{source}:{code} is not a reference search parameter")
+            raise BadRequest(f"{source}:{code[:64]} is not a reference search parameter", expression=name)
     if target and target not in RESOURCE_TYPE_SET:
-        raise BadRequest(f"unknown target type in {name}: {target}")
+        raise BadRequest(f"unknown target type in {name}: {target[:64]}", expression=name)
     return Include(source, code, target, iterate, reverse)
+
+
+def _parse_named_filter(resource_type: str | None, name: str, value: str) -> Filter | None:
+    """A filter, or None when the parameter is unknown; errors name the parameter they are about."""
+    try:
+        if resource_type is not None:
+            return _parse_filter(resource_type, name, value)
+        if "." not in name and not name.startswith("_has:"):  # system level: parameters of every resource
+            return _parse_filter("Resource", name, value)
+        return None
+    except BadRequest as error:
+        if any(issue.expression for issue in error.issues):
+            raise
+        raise BadRequest(error.diagnostics, expression=name) from None
 
 
 def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
@@ -252,7 +290,7 @@ def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict
                 if not known:
                     raise BadRequest(f"unknown _sort parameter: {code}", expression="_sort")
                 query.sort.append((code, descending))
-        elif name.startswith("_include") or name.startswith("_revinclude"):
+        elif name.startswith(("_include", "_revinclude")):
             query.includes.append(_parse_include(name, value, resource_type))
         elif name == "_summary":
             if value not in SUMMARY_MODES:
@@ -260,16 +298,17 @@ def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict
             query.summary = value
         elif name == "_elements":
             query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
+        elif name == "_type" and resource_type is None:
+            query.types = tuple(split_values(value))
+            unknown = [t for t in query.types if t not in RESOURCE_TYPE_SET]
+            if unknown:
+                raise BadRequest(f"unknown resource type in _type: {unknown[0][:64]}", expression="_type")
         elif name == "_total":
             if value not in TOTAL_MODES:
                 raise BadRequest(f"_total must be one of {sorted(TOTAL_MODES)}", expression="_total")
             query.total = value
         else:
-            parsed = None
-            if resource_type is not None:
-                parsed = _parse_filter(resource_type, name, value)
-            elif name.split(":", 1)[0] in SPECIAL_FILTERS:
-                parsed = _parse_filter("Resource", name, value)
+            parsed = _parse_named_filter(resource_type, name, value)
             if parsed is None:
                 if strict:
                     raise UnknownParameter(f"unknown search parameter: {name}", expression=name)

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from fhircrm.errors import BadRequest
-from fhircrm.fhir.search.dates import InvalidDate, date_range
+from fhircrm.fhir.search.dates import MIN, InvalidDate, date_range
 from fhircrm.fhir.search.extract import normalize
 from fhircrm.fhir.search.query import PREFIXES, Filter
+from fhircrm.fhir.search.spans import max_span
 from fhircrm.fhir.sql.tables import (
     idx_date,
     idx_number,
@@ -26,7 +27,9 @@ from fhircrm.fhir.sql.tables import (
     idx_uri,
 )
 
-_REFERENCE_VALUE = re.compile(r"^(?:(?P<base>https?://.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
+_REFERENCE_VALUE = re.compile(
+    r"^(?:(?P<base>https?://.+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
+)
 
 
 def split_prefix(value: str) -> tuple[str, str]:
@@ -100,22 +103,31 @@ def parse_date(f: Filter, value: str) -> tuple[str, datetime, datetime]:
     try:
         vlow, vhigh = date_range(text)
     except InvalidDate:
-        raise BadRequest(f"{f.raw_name or f.code}: not a FHIR date: {text!r}", expression=f.code) from None
+        raise BadRequest(
+            f"{f.raw_name or f.code}: not a FHIR date: {text!r}", expression=f.raw_name or f.code
+        ) from None
     return prefix, vlow, vhigh
 
 
 def date(f: Filter, value: str) -> ColumnElement[bool]:
     prefix, vlow, vhigh = parse_date(f, value)
-    return date_condition(prefix, vlow, vhigh, idx_date.c.low, idx_date.c.high)
+    condition = date_condition(prefix, vlow, vhigh, idx_date.c.low, idx_date.c.high)
+    span = max_span(f.param) if f.param is not None else None
+    # ``high`` must reach a point; when values are at most ``span`` wide, ``low`` is then known to be past that
+    # point minus ``span``: a redundant bound that turns an open-ended scan into a narrow index range.
+    reach = {"ge": vlow, "gt": vhigh, "ap": vlow - _approx_margin(vlow, vhigh)}.get(prefix)
+    if span is not None and reach is not None and reach - MIN > span:
+        condition = sa.and_(condition, idx_date.c.low >= reach - span)
+    return condition
 
 
 def _decimal(f: Filter, text: str) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise BadRequest(f"{f.raw_name or f.code}: not a number: {text!r}", expression=f.code) from None
+        raise BadRequest(f"{f.raw_name or f.code}: not a number: {text!r}", expression=f.raw_name or f.code) from None
     if not number.is_finite():
-        raise BadRequest(f"{f.raw_name or f.code}: not a number: {text!r}", expression=f.code)
+        raise BadRequest(f"{f.raw_name or f.code}: not a number: {text!r}", expression=f.raw_name or f.code)
     return number
 
 
@@ -151,7 +163,7 @@ def number(f: Filter, value: str) -> ColumnElement[bool]:
 def quantity(f: Filter, value: str) -> ColumnElement[bool]:
     parts = value.split("|")
     if len(parts) not in (1, 3):
-        raise BadRequest(f"{f.code}: quantity takes [prefix]number|system|code", expression=f.code)
+        raise BadRequest(f"{f.code}: quantity takes [prefix]number|system|code", expression=f.raw_name or f.code)
     prefix, text = split_prefix(parts[0])
     condition = number_condition(prefix, _decimal(f, text), idx_quantity.c.value)
     if len(parts) == 3:
@@ -164,25 +176,32 @@ def quantity(f: Filter, value: str) -> ColumnElement[bool]:
 
 
 def reference(f: Filter, value: str) -> ColumnElement[bool]:
+    """``Type/id``, a bare id, or an absolute URL; absolute URLs under this server's base are local."""
     r = idx_reference
     m = _REFERENCE_VALUE.match(value)
+    if m and m["base"] and m["base"] != f.base:  # a resource on another server: only its URL matches
+        return r.c.url.in_({value, f"{m['base']}/{m['type']}/{m['id']}"})
     if m:
+        if f.modifier and f.modifier[0].isupper() and f.modifier != m["type"]:
+            return sa.false()
         condition = sa.and_(r.c.target_id == m["id"], r.c.target_type == m["type"])
-        if m["base"]:  # an absolute reference to our own base matches relative ones too
-            condition = sa.or_(condition, r.c.url == value)
-        return condition
-    if "/" in value or ":" in value:  # canonical or other absolute URL
+    elif "/" in value or ":" in value:  # canonical or other absolute URL
         return r.c.url == value.split("|", 1)[0]
-    condition = r.c.target_id == value
-    if f.modifier and f.modifier[0].isupper():
-        condition = sa.and_(condition, r.c.target_type == f.modifier)
-    return condition
+    else:
+        condition = r.c.target_id == value
+        if f.modifier and f.modifier[0].isupper():
+            condition = sa.and_(condition, r.c.target_type == f.modifier)
+    local = r.c.url.is_(None)
+    if f.base:
+        local = sa.or_(local, r.c.url.startswith(f"{f.base}/", autoescape=True))
+    return sa.and_(condition, local)
 
 
 def uri(f: Filter, value: str) -> ColumnElement[bool]:
     u = idx_uri
-    if f.modifier == "below":
-        return u.c.uri.like(f"{like_escape(value)}%", escape="\\")
+    if f.modifier == "below":  # the URL itself and everything under it, segment by segment
+        stem = value.rstrip("/")
+        return sa.or_(u.c.uri == stem, u.c.uri.like(f"{like_escape(stem)}/%", escape="\\"))
     if f.modifier == "above":
         # every ancestor of the value, split at '/': http://a/b/c -> http://a/b/c, http://a/b, http://a
         head, _, path = value.partition("://")
@@ -211,7 +230,7 @@ TABLES = {
     "uri": idx_uri,
 }
 MODIFIERS = {
-    "token": {"not", "text", "missing", "identifier"},
+    "token": {"not", "text", "missing"},
     "string": {"exact", "contains", "missing"},
     "date": {"missing"},
     "reference": {"missing", "identifier"},  # plus :[type]
