@@ -1,0 +1,23 @@
+"""Wire complaints into the worker: the periodic SLA check (warnings, breaches, escalation)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.complaints.sla import check_slas
+from fhircrm.events import EventConsumers
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.runtime import Runtime
+from fhircrm.stores import open_store
+from fhircrm.timers.clock import current_time
+
+
+def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+    from fhircrm.worker import Periodic
+
+    settings = runtime.settings
+
+    async def sweep(conn: AsyncConnection) -> None:
+        await check_slas(open_store(conn, settings), current_time(settings), settings.complaints_warning_fraction)
+
+    periodic.append(Periodic("complaints.sla", settings.complaints_sla_check_seconds, sweep))

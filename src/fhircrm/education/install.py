@@ -1,0 +1,21 @@
+"""Wire education into the worker: content follows visits and bookings (see triggers)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.education.triggers import on_event
+from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.jobs.registry import JobRegistry
+from fhircrm.runtime import Runtime
+from fhircrm.stores import open_store
+
+
+def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+    settings = runtime.settings
+
+    async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
+        await on_event(open_store(conn, settings), event, settings)
+
+    consumers.subscribe(EventName.VISIT_COMPLETED, consume)
+    consumers.subscribe(EventName.APPOINTMENT_BOOKED, consume)

@@ -1,0 +1,45 @@
+"""Referral indicators: leakage (referred but never seen) and the drop-off funnel request -> booked -> completed."""
+
+from __future__ import annotations
+
+from fhircrm.fhir.store import FhirStore
+from fhircrm.indicators.counting import count, rate
+from fhircrm.indicators.slices import Slice
+
+BOOKED = "booked,arrived,checked-in,fulfilled,noshow"
+
+
+async def _funnel_counts(store: FhirStore, s: Slice, patients: list[str] | None) -> tuple[int, int, int]:
+    params = [*s.period("authored"), ("status:not", "entered-in-error")]
+    requested = await count(store, "ServiceRequest", params, patients=patients, patient_param="subject")
+    booked = await count(
+        store,
+        "ServiceRequest",
+        [*params, ("_has:Appointment:based-on:status", BOOKED)],
+        patients=patients,
+        patient_param="subject",
+    )
+    completed = await count(
+        store,
+        "ServiceRequest",
+        [*params, ("_has:Appointment:based-on:status", "fulfilled")],
+        patients=patients,
+        patient_param="subject",
+    )
+    return requested, booked, completed
+
+
+async def referral_leakage(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+    requested, _booked, completed = await _funnel_counts(store, s, patients)
+    return rate(requested - completed, requested)
+
+
+async def referral_funnel(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+    requested, booked, completed = await _funnel_counts(store, s, patients)
+    return {
+        "requested": requested,
+        "booked": booked,
+        "completed": completed,
+        "drop_before_booking": rate(requested - booked, requested)["value"],
+        "drop_after_booking": rate(booked - completed, booked)["value"],
+    }

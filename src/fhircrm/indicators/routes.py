@@ -1,0 +1,83 @@
+"""``/api/indicators``: every indicator as JSON for the dashboard, one as a MeasureReport (optionally stored)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Query, Request
+
+from fhircrm.deps import StoreDep
+from fhircrm.errors import BadRequest
+from fhircrm.indicators.compute import compute, compute_all
+from fhircrm.indicators.report import measure_report
+from fhircrm.indicators.slices import Slice
+from fhircrm.timers.clock import current_time, parse_fhir_datetime
+
+router = APIRouter(prefix="/api/indicators", tags=["indicators"])
+
+
+def _slice(request: Request, start: str | None, end: str | None, **dims: str | None) -> Slice:
+    now = current_time(request.app.state.settings)
+    try:
+        until = parse_fhir_datetime(end) if end else now
+        since = parse_fhir_datetime(start) if start else until - timedelta(days=30)
+    except ValueError as exc:
+        raise BadRequest("start and end are FHIR dateTimes") from exc
+    if since >= until:
+        raise BadRequest("start must be before end")
+    return Slice(since, until, **dims)
+
+
+@router.get("")
+async def all_indicators(
+    request: Request,
+    store: StoreDep,
+    start: str | None = None,
+    end: str | None = None,
+    location: str | None = None,
+    provider: str | None = None,
+    service_line: str | None = None,
+    channel: str | None = None,
+    segment: str | None = None,
+) -> dict:
+    s = _slice(
+        request,
+        start,
+        end,
+        location=location,
+        provider=provider,
+        service_line=service_line,
+        channel=channel,
+        segment=segment,
+    )
+    return {"slice": s.describe(), "indicators": await compute_all(store, s)}
+
+
+@router.get("/{indicator}")
+async def one_indicator(
+    indicator: str,
+    request: Request,
+    store: StoreDep,
+    start: str | None = None,
+    end: str | None = None,
+    location: str | None = None,
+    provider: str | None = None,
+    service_line: str | None = None,
+    channel: str | None = None,
+    segment: str | None = None,
+    save: bool = Query(False, description="also store the MeasureReport"),
+) -> dict:
+    s = _slice(
+        request,
+        start,
+        end,
+        location=location,
+        provider=provider,
+        service_line=service_line,
+        channel=channel,
+        segment=segment,
+    )
+    report = measure_report(indicator, s, await compute(store, indicator, s), current_time(request.app.state.settings))
+    if save:
+        report = (await store.create(report)).content or report
+    return report

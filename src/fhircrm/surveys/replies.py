@@ -1,0 +1,88 @@
+"""Answer by SMS: a number in reply to a survey invitation becomes the survey's score."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fhircrm.errors import Conflict, FhircrmError, Unprocessable
+from fhircrm.fhir.store import FhirStore
+from fhircrm.surveys.codes import CONTACT_PURPOSE_SYSTEM
+from fhircrm.surveys.questionnaires import rating_item
+from fhircrm.surveys.record import record_response
+
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.!]?\s*$")
+
+
+def is_survey(comm: dict) -> bool:
+    """Was ``comm`` sent for the survey purpose (the channel layer codes the purpose in reasonCode)?"""
+    return any(
+        c.get("system") == CONTACT_PURPOSE_SYSTEM and c.get("code") == "survey"
+        for concept in (*comm.get("reasonCode", []), *comm.get("category", []))
+        for c in concept.get("coding", [])
+    )
+
+
+def _nonce(invitation: dict) -> str:
+    """The invitation's token nonce (its dedupe identifier), so a link answer and a reply count once."""
+    for ident in invitation.get("identifier", []):
+        if str(ident.get("value", "")).startswith("survey:"):
+            return ident["value"].split(":", 1)[1]
+    return f"Communication/{invitation['id']}"
+
+
+async def _read(store: FhirStore, ref: str) -> dict | None:
+    try:
+        return (await store.read(*ref.split("/", 1))).content
+    except FhircrmError:
+        return None
+
+
+async def answer_from_reply(store: FhirStore, reply: dict, now: datetime) -> dict | None:
+    """The QuestionnaireResponse written for ``reply`` (an inbound Communication), or None when it is not a
+    valid score answering one of our survey invitations."""
+    text = next((p.get("contentString") for p in reply.get("payload", []) if p.get("contentString")), "")
+    match = _NUMBER.match(text or "")
+    invitation_ref = next((r["reference"] for r in reply.get("inResponseTo", []) if r.get("reference")), None)
+    if not match or not invitation_ref:
+        return None
+    invitation = await _read(store, invitation_ref)
+    if not invitation or not is_survey(invitation):
+        return None
+    q_ref = next(
+        (r["reference"] for r in invitation.get("about", []) if r["reference"].startswith("Questionnaire/")), None
+    )
+    questionnaire = await _read(store, q_ref) if q_ref else None
+    rating = rating_item(questionnaire) if questionnaire else None
+    patient = (reply.get("sender") or {}).get("reference", "")
+    if not rating or not patient.startswith("Patient/"):
+        return None
+    link_id, low, high = rating
+    score = int(match.group(1))
+    if not low <= score <= high:
+        return None
+    touchpoint = ((invitation.get("topic") or {}).get("text") or "survey:post-visit").split(":", 1)[-1]
+    about = [r["reference"] for r in invitation.get("about", []) if not r["reference"].startswith("Questionnaire/")]
+    channel = next(
+        (
+            c.get("code")
+            for cat in reply.get("category", [])
+            for c in cat.get("coding", [])
+            if "channel" in c.get("system", "")
+        ),
+        "sms",
+    )
+    try:
+        return await record_response(
+            store,
+            questionnaire={**questionnaire, "item": [i for i in questionnaire["item"] if i["linkId"] == link_id]},
+            patient=patient.split("/", 1)[1],
+            touchpoint=touchpoint,
+            answers={link_id: score},
+            invitation=_nonce(invitation),
+            now=now,
+            about=about,
+            channel=channel,
+        )
+    except (Conflict, Unprocessable):
+        return None
