@@ -21,15 +21,16 @@ async def test_no_token_is_401_with_a_bearer_challenge(api, clean_engine) -> Non
 @pytest.mark.parametrize(
     ("claims", "key"),
     [
-        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900, "nbf": int(time.time()) - 900}, None),
-        ({"aud": "https://another-server.example.org/fhir"}, None),
-        ({"iss": "https://impostor.example.org"}, None),
-        ({}, OTHER_KEY),
+        (lambda now: {"exp": now - 600, "iat": now - 900, "nbf": now - 900}, None),
+        (lambda now: {"aud": "https://another-server.example.org/fhir"}, None),
+        (lambda now: {"iss": "https://impostor.example.org"}, None),
+        (lambda now: {}, OTHER_KEY),
     ],
     ids=["expired", "wrong-audience", "wrong-issuer", "wrong-signature"],
 )
 async def test_untrustworthy_tokens_are_401_invalid_token(api, clean_engine, claims, key) -> None:
-    bearer = token("user/*.rs", **claims) if key is None else token("user/*.rs", key=key, **claims)
+    at_run = claims(int(time.time()))  # not at collection: a long suite must not age the tokens
+    bearer = token("user/*.rs", **at_run) if key is None else token("user/*.rs", key=key, **at_run)
     async with api(bearer) as client:
         response = await client.get("/Patient")
     assert response.status_code == 401
