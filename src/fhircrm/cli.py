@@ -74,6 +74,65 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subscriptions(commands: argparse._SubParsersAction) -> None:
+    from fhircrm.subscriptions.cli import add_parser
+
+    add_parser(commands)
+
+
+def _journeys_timers_noshow(commands: argparse._SubParsersAction) -> None:
+    from fhircrm.journeys.cli import add_parser as add_journeys
+    from fhircrm.noshow.cli import add_parser as add_noshow
+    from fhircrm.timers.cli import add_parser as add_timers
+
+    add_journeys(commands)
+    add_timers(commands)
+    add_noshow(commands)
+
+
+def _segments_indicators(commands: argparse._SubParsersAction) -> None:
+    from fhircrm.indicators.cli import add_parser as add_indicators
+    from fhircrm.segments.cli import add_parser as add_segments
+
+    add_segments(commands)
+    add_indicators(commands)
+
+
+def _seed(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from fhircrm.demo.generator import ClinicSpec
+    from fhircrm.demo.seed import run_seed
+
+    today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed, today=today)
+    report = asyncio.run(run_seed(get_settings(), spec, url=args.url, streams=args.streams))
+    print(f"wrote {report.resources} resources in {report.batches} transactions, {report.seconds:.1f}s")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fhircrm.demo.launcher import DemoOptions, run_demo
+
+    settings = get_settings()
+    return run_demo(DemoOptions(host=args.host or settings.host, port=args.port or settings.port))
+
+
+def _demo_seed(commands: argparse._SubParsersAction) -> None:
+    seed = commands.add_parser("seed", help="load a deterministic synthetic clinic through the FHIR API")
+    seed.add_argument("--patients", type=int, default=300)
+    seed.add_argument("--days", type=int, default=120, help="days of history before today")
+    seed.add_argument("--seed", type=int, default=7, help="the same seed always gives the same clinic")
+    seed.add_argument("--today", help="YYYY-MM-DD the clinic is generated around (default: today)")
+    seed.add_argument("--url", help="a FHIR base URL to load instead of this installation's store")
+    seed.add_argument("--streams", type=int, default=1, help="transactions in flight at once")
+    seed.set_defaults(handler=_seed)
+    demo = commands.add_parser("demo", help="load the demo clinic (once), start everything, print where to go")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(handler=_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhircrm", description="FHIR-native patient engagement server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(handler=_migrate)
+    _subscriptions(commands)
+    _journeys_timers_noshow(commands)
+    _demo_seed(commands)
+    _segments_indicators(commands)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""``fhircrm demo``: one command from a fresh checkout to a running clinic to click through.
+
+It uses the embedded default (a SQLite file under ``./fhircrm-data`` unless ``FHIRCRM_DATABASE_URL`` says
+otherwise), migrates, loads the demo clinic through the API only if the store holds no demo data yet (so running
+it twice never duplicates anything), turns on the development authorization server so a SMART launch works
+without an EHR, then serves the API, the embedded worker and the UI, and prints where to go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from fhircrm.config import Settings, get_settings
+from fhircrm.demo.generator import ClinicSpec
+from fhircrm.demo.seed import Progress, demo_patient_count, in_process_api, seed_clinic
+
+DEMO_PATIENT = "demo-pat-000001"
+DEMO_USER = "PractitionerRole/demo-prrole-coord-01"  # a care coordinator: the worklist's owner
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    host: str
+    port: int
+    patients: int = 200
+    days: int = 120
+    seed: int = 7
+
+
+def demo_environment(host: str, port: int) -> None:
+    """Development defaults for a demo (anything already set in the environment wins)."""
+    os.environ.setdefault("FHIRCRM_ENVIRONMENT", "development")
+    os.environ.setdefault("FHIRCRM_DEV_AUTH_ENABLED", "true")
+    os.environ.setdefault("FHIRCRM_BASE_URL", f"http://{host}:{port}/fhir")
+    get_settings.cache_clear()
+
+
+async def load_if_empty(settings: Settings, options: DemoOptions) -> int:
+    """Seed the clinic unless demo data is already there; returns the number of resources written."""
+    async with in_process_api(settings) as client:
+        existing = await demo_patient_count(client)
+        if existing:
+            print(f"demo clinic already loaded ({existing} patients): nothing to seed", flush=True)
+            return 0
+        spec = ClinicSpec(patients=options.patients, days=options.days, seed=options.seed, today=dt.date.today())
+        print(f"loading the demo clinic ({spec.patients} patients, {spec.days} days of history) ...", flush=True)
+        progress = Progress(spec.patients, "seeding")
+        try:
+            report = await seed_clinic(client, spec, on_batch=progress.advance)
+        finally:
+            progress.close()
+        print(f"loaded {report.resources} resources in {report.seconds:.1f}s", flush=True)
+        return report.resources
+
+
+async def drain_backlog(settings: Settings) -> int:
+    """Run the jobs the load queued (domain events of every seeded write) before serving.
+
+    On SQLite the embedded worker and the API share one write lock; a backlog of thousands of events would keep
+    the first page views waiting on it, so the demo works it off first and starts with a quiet queue.
+    """
+    from fhircrm.db import create_engine
+    from fhircrm.jobs.runner import JobRunner
+    from fhircrm.runtime import Runtime, create_http_client
+    from fhircrm.worker import build_registry
+
+    engine = create_engine(settings.database_url)
+    http = create_http_client()
+    try:
+        registry, _periodic = build_registry(Runtime(settings, engine, http))
+        return await JobRunner(engine, registry).drain()
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+async def _mint_launch(root: str, base: str) -> str | None:
+    """An EHR launch for the demo patient from the development authorization server (valid for an hour)."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(f"{root}/auth/launch", json={"patient": DEMO_PATIENT, "fhirUser": DEMO_USER})
+        if response.status_code != 201:
+            return None
+        launch = response.json()["launch"]
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+    return str(httpx.URL(f"{root}/app/launch", params={"iss": base, "launch": launch}))
+
+
+def _banner(root: str, base: str, launch_url: str | None) -> str:
+    lines = [
+        "",
+        "fhircrm demo clinic is running:",
+        f"  FHIR API (metadata)        {base}/metadata",
+    ]
+    if launch_url:
+        lines.append(f"  Patient 360 (EHR launch)   {launch_url}")
+        lines.append("                             (a development launch for the demo patient; valid for an hour)")
+    lines += [
+        f"  Sign in (pick a patient)   {root}/app/launch",
+        f"  Worklist                   {root}/ui/worklist",
+        f"  Inbox                      {root}/ui/inbox",
+        f"  Dashboard                  {root}/ui/dashboard",
+        "  (the UI pages need a signed-in session: open one of the launch links first)",
+        "",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def serve(settings: Settings, options: DemoOptions) -> None:
+    """Run uvicorn with the app (the embedded worker runs inside it), then print the banner once it is up."""
+    import uvicorn
+
+    from fhircrm.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=options.host,
+        port=options.port,
+        proxy_headers=True,
+        log_level="warning",
+        access_log=False,  # access logs carry URLs, which can carry PHI
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.05)
+    if server.started:
+        root = f"http://{options.host}:{options.port}"
+        base = settings.base_url.rstrip("/")
+        print(_banner(root, base, await _mint_launch(root, base)), flush=True)
+    await task
+
+
+def run_demo(options: DemoOptions) -> int:
+    demo_environment(options.host, options.port)
+    settings = get_settings()
+    started = time.monotonic()
+    asyncio.run(load_if_empty(settings, options))
+    print("working off the queued events (journeys, risk scores, worklists) ...", flush=True)
+    jobs = asyncio.run(drain_backlog(settings))
+    print(f"ran {jobs} queued job(s)", flush=True)
+    print(f"ready in {time.monotonic() - started:.1f}s; starting the server ...", file=sys.stderr, flush=True)
+    asyncio.run(serve(settings, options))
+    return 0

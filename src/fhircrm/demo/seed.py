@@ -1,0 +1,202 @@
+"""Load the demo clinic through the FHIR API itself (no back door into the tables).
+
+Each batch of `generate_clinic` is POSTed to ``/fhir`` as a transaction of PUTs to client ids, so every write
+goes through the same parsing, validation, indexing and write-time listeners as any client's, and loading the
+same spec twice updates in place instead of duplicating data. The target is either this process's own app
+(`in_process_api`: the ASGI app with its lifespan run, talked to through httpx without a socket) or any FHIR
+server (`remote_api`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import httpx
+
+from fhircrm.config import Settings
+from fhircrm.demo.codes import DATA_ORIGIN_SYSTEM
+from fhircrm.demo.generator import ClinicSpec, generate_clinic, to_transaction_bundle
+
+FHIR_JSON = "application/fhir+json"
+DEMO_TAG = f"{DATA_ORIGIN_SYSTEM}|demo"
+IN_PROCESS_BASE = "http://fhircrm.local/fhir"
+
+
+class SeedError(RuntimeError):
+    """The server refused a batch; carries the status and the start of its OperationOutcome."""
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    batches: int
+    resources: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.resources / self.seconds if self.seconds else 0.0
+
+
+class Progress:
+    """A small progress bar on stderr (only when it is a terminal, so logs and CI output stay clean)."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.done = 0
+        self.resources = 0
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+
+    def advance(self, patients: int, resources: int) -> None:
+        self.done = min(self.total, self.done + patients)
+        self.resources += resources
+        now = time.monotonic()
+        if self.enabled and (now - self._last_draw > 0.2 or self.done >= self.total):
+            self._last_draw = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        share = self.done / self.total
+        elapsed = now - self.started
+        eta = elapsed / share - elapsed if share > 0 else 0.0
+        bar = "#" * int(share * 30)
+        rate = self.resources / elapsed if elapsed > 0 else 0.0
+        self.stream.write(
+            f"\r{self.label} [{bar:<30}] {self.done}/{self.total} patients, "
+            f"{self.resources} resources ({rate:,.0f}/s), eta {eta:,.0f}s "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _patients_in(batch: list[dict[str, Any]]) -> int:
+    return sum(1 for resource in batch if resource["resourceType"] == "Patient")
+
+
+async def post_transaction(client: httpx.AsyncClient, batch: list[dict[str, Any]]) -> None:
+    """POST one batch as a transaction; anything but 200 is a SeedError (nothing of that batch was stored)."""
+    bundle = to_transaction_bundle(batch)
+    response = await client.post(
+        "", json=bundle, headers={"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}, timeout=600
+    )
+    if response.status_code != 200:
+        raise SeedError(f"transaction refused with HTTP {response.status_code}: {response.text[:500]}")
+
+
+async def seed_clinic(
+    client: httpx.AsyncClient,
+    spec: ClinicSpec,
+    *,
+    streams: int = 1,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> SeedReport:
+    """Write the clinic of `spec` through `client` (base URL = the FHIR base), `streams` transactions at a time.
+
+    The network batches come first and are written before any patient batch (patients reference them); the
+    patient batches are independent of each other, so they may run concurrently.
+    `on_batch(patients, resources)` is called after each committed batch (progress bars).
+    """
+    started = time.monotonic()
+    count = resources = 0
+    batches = generate_clinic(spec)
+    patient_batch = None
+    for batch in batches:  # the network first, in order: everything after it references it
+        if _patients_in(batch):
+            patient_batch = batch
+            break
+        await post_transaction(client, batch)
+        count, resources = count + 1, resources + len(batch)
+        if on_batch:
+            on_batch(0, len(batch))
+
+    async def worker(queue: asyncio.Queue[list[dict[str, Any]] | None]) -> None:
+        nonlocal count, resources
+        while (batch := await queue.get()) is not None:
+            await post_transaction(client, batch)
+            count, resources = count + 1, resources + len(batch)
+            if on_batch:
+                on_batch(_patients_in(batch), len(batch))
+
+    queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(maxsize=streams * 2)
+    tasks = [asyncio.create_task(worker(queue)) for _ in range(max(1, streams))]
+    try:
+        for batch in itertools.chain([patient_batch] if patient_batch else [], batches):
+            await _put(queue, batch, tasks)
+        for _ in tasks:
+            await _put(queue, None, tasks)
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return SeedReport(batches=count, resources=resources, seconds=time.monotonic() - started)
+
+
+async def _put(queue: asyncio.Queue, item: object, tasks: list[asyncio.Task]) -> None:
+    """Queue `item`, but surface a worker's failure instead of waiting forever on a queue nobody drains."""
+    while True:
+        failed = next((t for t in tasks if t.done() and t.exception()), None)
+        if failed is not None:
+            raise failed.exception()  # type: ignore[misc]
+        try:
+            await asyncio.wait_for(queue.put(item), timeout=0.5)
+            return
+        except TimeoutError:
+            continue
+
+
+async def demo_patient_count(client: httpx.AsyncClient) -> int:
+    """How many demo-tagged Patients the server holds (a ``_summary=count`` search)."""
+    response = await client.get("Patient", params={"_tag": DEMO_TAG, "_summary": "count"})
+    response.raise_for_status()
+    return int(response.json().get("total", 0))
+
+
+@asynccontextmanager
+async def in_process_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """This process's own fhircrm app (lifespan run: migrated, engine open; no embedded worker) and a client."""
+    from fhircrm.app import create_app
+
+    app = create_app(settings.model_copy(update={"embedded_worker": False}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=IN_PROCESS_BASE, headers={"Accept": FHIR_JSON}
+        ) as client:
+            yield client
+
+
+@asynccontextmanager
+async def remote_api(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Any FHIR R4 server's base URL (another fhircrm, HAPI, ...)."""
+    limits = httpx.Limits(max_connections=8)
+    async with httpx.AsyncClient(
+        base_url=url.rstrip("/"), headers={"Accept": FHIR_JSON}, limits=limits, timeout=600
+    ) as client:
+        yield client
+
+
+async def run_seed(settings: Settings, spec: ClinicSpec, *, url: str | None = None, streams: int = 1) -> SeedReport:
+    """``fhircrm seed``: into this installation's store (in process) or, with `url`, into any FHIR server."""
+    progress = Progress(spec.patients, "seeding")
+    try:
+        if url:
+            async with remote_api(url) as client:
+                return await seed_clinic(client, spec, streams=streams, on_batch=progress.advance)
+        async with in_process_api(settings) as client:
+            return await seed_clinic(client, spec, streams=streams, on_batch=progress.advance)
+    finally:
+        progress.close()
