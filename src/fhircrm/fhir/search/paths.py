@@ -1,7 +1,8 @@
 """Compile the simple FHIRPath expressions of search parameters into fast Python extractors.
 
 Most R4 search expressions are unions of plain paths with an occasional ``.where(resolve() is Type)``,
-``.where(field='literal')``, ``as Type`` or ``.as(Type)``. Those compile to small closures over JSON dicts,
+``.where(field='literal')`` (or a dotted ``where(coding.system='...')``), ``as Type`` or ``.as(Type)``, and
+the ``X.exists() and X != false`` of ``Patient.deceased``. Those compile to small closures over JSON dicts,
 about fifty times faster than interpreting FHIRPath. Anything else falls back to fhirpathpy.
 """
 
@@ -25,6 +26,8 @@ Step = Callable[[Iterable[Any]], list[Any]]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHERE_RESOLVE = re.compile(r"^where\(resolve\(\) is ([A-Z][A-Za-z]+)\)$")
 _WHERE_EQUALS = re.compile(r"^where\(([a-z][A-Za-z]*) ?= ?'([^']*)'\)$")
+_WHERE_PATH_EQUALS = re.compile(r"^where\(([a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+) ?= ?'([^']*)'\)$")
+_EXISTS_NOT_FALSE = re.compile(r"^(?P<path>[A-Za-z][A-Za-z0-9_.]*)\.exists\(\) and (?P=path) != false$")
 _AS_FUNCTION = re.compile(r"^(?:as|ofType)\(([A-Za-z]+)\)$")
 _AS_OPERATOR = re.compile(r"^\((.+) as ([A-Za-z]+)\)$")
 
@@ -83,6 +86,28 @@ def _is_reference_to(value: Any, type_name: str) -> bool:
     return value.get("type") == type_name
 
 
+def _path_equals(item: Any, fields: list[str], literal: str) -> bool:
+    """FHIRPath ``a.b = 'x'`` on one item: true only when ``a.b`` is exactly one value, equal to ``x`` (collections
+    of different sizes are not equal; an empty one makes ``where`` drop the item)."""
+    values: list[Any] = [item]
+    for name in fields:
+        values = _children(values, name)
+    return len(values) == 1 and values[0] == literal
+
+
+def _compile_exists_not_false(path: str, resource_type: str) -> Extractor | None:
+    """``X.exists() and X != false`` (e.g. ``Patient.deceased``): one boolean, as fhirpathpy gives it."""
+    inner = _compile_path(path, resource_type)
+    if inner is None:
+        return None
+
+    def extract(resource: dict) -> list[Any]:
+        values = inner(resource)
+        return [bool(values) and not (len(values) == 1 and values[0] is False)]
+
+    return extract
+
+
 def _compile_path(path: str, resource_type: str) -> Extractor | None:
     """A plain path with simple filters, or None when it needs real FHIRPath."""
     path = path.strip()
@@ -108,6 +133,10 @@ def _compile_path(path: str, resource_type: str) -> Extractor | None:
         elif m := _WHERE_EQUALS.match(step):
             compiled.append(
                 lambda items, f=m.group(1), v=m.group(2): [i for i in items if isinstance(i, dict) and i.get(f) == v]
+            )
+        elif m := _WHERE_PATH_EQUALS.match(step):
+            compiled.append(
+                lambda items, f=m.group(1).split("."), v=m.group(2): [i for i in items if _path_equals(i, f, v)]
             )
         elif (m := _AS_FUNCTION.match(step)) and compiled and _IDENT.match(steps[index - 1]):
             # X.value.as(Quantity): replace the previous step with the typed child.
@@ -144,6 +173,10 @@ def _fhirpath_fallback(expression: str) -> Extractor:
 
 def compile_expression(expression: str, resource_type: str) -> tuple[Extractor, bool]:
     """Return an extractor for ``expression`` and whether it was compiled to the fast form."""
+    if m := _EXISTS_NOT_FALSE.match(expression.strip()):
+        special = _compile_exists_not_false(m.group("path"), resource_type)
+        if special is not None:
+            return special, True
     parts = _split_union(expression)
     fast = [_compile_path(p, resource_type) for p in parts]
     if all(f is not None for f in fast):
