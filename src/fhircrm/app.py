@@ -20,7 +20,6 @@ from fhircrm.config import Settings, get_settings
 from fhircrm.db import create_engine
 from fhircrm.ehr import routes as ehr_routes
 from fhircrm.errors import (
-    BadRequest,
     Conflict,
     FhircrmError,
     InternalError,
@@ -36,6 +35,9 @@ from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
 from fhircrm.migrate import upgrade
 from fhircrm.runtime import Runtime, create_http_client
+from fhircrm.security.logs import quiet_query_strings, safe_traceback
+from fhircrm.security.middleware import install as install_security
+from fhircrm.security.validation import redact_submitted, validation_refusal
 from fhircrm.segments import routes as segment_routes
 from fhircrm.smart import discovery_router, install_resource_server, security_block
 from fhircrm.smart.devserver import router as dev_auth_router
@@ -43,6 +45,7 @@ from fhircrm.smartapp import routes as smartapp_routes
 from fhircrm.subscriptions import routes as subscription_routes
 from fhircrm.surveys import routes as survey_routes
 from fhircrm.ui import routes as ui_routes
+from fhircrm.waitlist import routes as waitlist_routes
 from fhircrm.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.capability_security = security_block(settings)
     _install_error_handlers(app)
+    install_security(app, settings)  # request size limit and security headers on every route
+    quiet_query_strings()  # HTTP client logs without query strings (they can carry names, phones)
     app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
     # Before the generic /{resource_type}/... routes: POST /fhir and the $operations.
     app.include_router(bundle_routes.router, prefix="/fhir", tags=["FHIR"])
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(survey_routes.router)  # /survey/{token}: the public survey form
     app.include_router(complaint_routes.router)  # /api/complaints
     app.include_router(indicator_routes.router)  # /api/indicators: dashboard JSON and MeasureReports
+    app.include_router(waitlist_routes.router)  # /api/waitlist: a coordinator accepts a slot offer
     app.include_router(discovery_router, prefix="/fhir", tags=["SMART"])  # /fhir/.well-known/smart-configuration
     app.include_router(dev_auth_router, prefix="/auth")  # development authorization server (404 unless enabled)
     app.include_router(smartapp_routes.router)  # /app/launch, /app/callback: the SMART app's launch
@@ -112,7 +118,7 @@ async def _refused(request: Request, error: FhircrmError) -> FhirResponse:
     engine = getattr(request.app.state, "engine", None)
     if engine is not None:
         await audit_failure(engine, request, error)
-    return error_response(error)
+    return error_response(redact_submitted(error, (v for _, v in request.query_params.multi_items())))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -122,7 +128,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> FhirResponse:
-        return error_response(BadRequest(f"invalid request: {exc.errors()[0].get('msg', 'bad input')}"))
+        return error_response(validation_refusal(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> FhirResponse:
@@ -145,5 +151,5 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> FhirResponse:
-        log.exception("unhandled error (%s)", type(exc).__name__)
+        log.error("unhandled error: %s", safe_traceback(exc))  # frames, not messages: they can quote PHI
         return await _refused(request, InternalError("internal error"))

@@ -165,7 +165,8 @@ class Settings(BaseSettings):
     # --- The SMART app and coordinators' workspace (fhircrm.smartapp, fhircrm.ui) ---
     app_client_id: str = Field("fhircrm-app", description="our client_id at the EHR's authorization server")
     app_scope: str = Field(
-        "launch openid fhirUser patient/*.rs user/Task.cruds user/Communication.cruds offline_access",
+        "launch openid fhirUser patient/*.rs user/Task.cruds user/Communication.cruds user/Appointment.cru "
+        "offline_access",
         description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
     )
     app_redirect_url: str | None = Field(None, description="registered redirect_uri; default: this server's")

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fhircrm.audit.requests import audit_success
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
-from fhircrm.smart import AccessDep
+from fhircrm.smart import AccessContext, AccessDep, Scopes
 from fhircrm.smart.policy import SmartPolicy
+from fhircrm.smartapp.guard import AppSessionDep
+from fhircrm.smartapp.sessions import AppSession
 from fhircrm.stores import open_store
 
 
@@ -51,3 +53,30 @@ async def get_service_store(request: Request) -> AsyncIterator[FhirStore]:
 
 
 ServiceStoreDep = Annotated[FhirStore, Depends(get_service_store, scope="function")]
+
+
+def session_access(request: Request, session: AppSession) -> AccessContext:
+    """The signed-in person's access, from the SMART app session's token response (scope, patient, fhirUser)."""
+    settings: Settings = request.app.state.settings
+    return AccessContext(
+        subject=session.fhir_user,
+        client_id=settings.app_client_id,
+        scopes=Scopes.parse(session.scope),
+        fhir_user=session.fhir_user,
+        patient=session.patient,
+        encounter=session.encounter,
+    )
+
+
+async def get_session_store(request: Request, session: AppSessionDep) -> AsyncIterator[FhirStore]:
+    """The UI's store: scoped to what the session's token allows (the same SmartPolicy as the API), each page
+    audited like an API request."""
+    settings: Settings = request.app.state.settings
+    access = request.state.access = session_access(request, session)
+    async with request.app.state.engine.begin() as conn:
+        store = open_store(conn, settings, policy=SmartPolicy(access))
+        yield store
+        await audit_success(conn, request, store.accessed)
+
+
+SessionStoreDep = Annotated[FhirStore, Depends(get_session_store, scope="function")]

@@ -18,12 +18,23 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhircrm import audit
+from fhircrm.channels.install import install as install_channels
+from fhircrm.complaints.install import install as install_complaints
+from fhircrm.education.install import install as install_education
+from fhircrm.ehr.install import install as install_ehr
 from fhircrm.events import EVENT_JOB, EventConsumers
 from fhircrm.jobs.listen import listen
 from fhircrm.jobs.queue import purge_done
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.jobs.runner import JobRunner
+from fhircrm.journeys.install import install as install_journeys
+from fhircrm.noshow.install import install as install_noshow
 from fhircrm.runtime import Runtime
+from fhircrm.segments.install import install as install_segments
+from fhircrm.subscriptions.install import install as install_subscriptions
+from fhircrm.surveys.install import install as install_surveys
+from fhircrm.timers.install import install as install_timers
+from fhircrm.waitlist.install import install as install_waitlist
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +67,26 @@ async def run_periodic(engine: AsyncEngine, task: Periodic) -> bool:
 #: and periodic tasks. Each package exposes one installer; list it in ``INSTALLERS``.
 Installer = Callable[[Runtime, JobRegistry, EventConsumers, list[Periodic]], None]
 
-INSTALLERS: list[Installer] = [audit.install]
+INSTALLERS: list[Installer] = [
+    audit.install,
+    install_channels,
+    install_ehr,
+    install_subscriptions,
+    install_timers,
+    install_noshow,
+    install_journeys,
+    install_waitlist,
+    install_segments,
+    install_surveys,
+    install_complaints,
+    install_education,
+]
 
 
 def build_registry(runtime: Runtime) -> tuple[JobRegistry, list[Periodic]]:
     """Every job kind, event consumer and periodic task fhircrm has."""
     jobs, consumers = JobRegistry(), EventConsumers()
-    jobs.register(EVENT_JOB, consumers.dispatch, batch_size=100)
+    jobs.register(EVENT_JOB, consumers.dispatch, batch_size=100, batch_handler=consumers.dispatch_batch)
     retention = timedelta(days=runtime.settings.job_retention_days)
 
     async def purge(conn: AsyncConnection) -> None:

@@ -33,9 +33,24 @@ async def test_content_is_sent_in_the_patients_language_with_the_education_purpo
     comm = await writer.run(
         lambda store: send_education(store, patient=patient["id"], topic="asthma", settings=writer.settings, now=NOW)
     )
-    assert comm["status"] == "preparation"  # (Communication.language says "en": channels has no es/generic.j2 yet)
+    assert comm["status"] == "preparation"
     assert "inhalador" in comm["payload"][0]["contentString"]
     assert comm["reasonCode"][0]["coding"][0]["code"] == "education"
+
+
+async def test_spanish_content_is_labelled_spanish(writer: Writer) -> None:
+    patient = await _patient(writer, "es")
+    comm = await writer.run(
+        lambda store: send_education(store, patient=patient["id"], topic="asthma", settings=writer.settings, now=NOW)
+    )
+    assert comm["language"] == "es"
+
+
+def test_every_channel_template_has_a_spanish_version() -> None:
+    from fhircrm.channels.templates import TEMPLATE_DIR
+
+    english = {p.name for p in (TEMPLATE_DIR / "en").glob("*.j2")}
+    assert english <= {p.name for p in (TEMPLATE_DIR / "es").glob("*.j2")}
 
 
 async def test_content_over_the_frequency_cap_is_recorded_but_not_sent(writer: Writer) -> None:

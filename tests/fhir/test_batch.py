@@ -52,3 +52,13 @@ async def test_batch_vread_returns_the_old_version(client: httpx.AsyncClient) ->
     body = (await client.post("", json=bundle("batch", get(f"Patient/{created['id']}/_history/1")))).json()
     assert "gender" not in body["entry"][0]["resource"]
     assert body["entry"][0]["response"]["etag"] == 'W/"1"'
+
+
+async def test_batch_search_counts_absolute_references_to_this_server_as_local(client: httpx.AsyncClient) -> None:
+    created = (await client.post("/Patient", json=patient("B-abs"))).json()
+    absolute = {"reference": f"http://testserver/fhir/Patient/{created['id']}"}
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": absolute}
+    stored = (await client.post("/Observation", json=observation)).json()
+    body = (await client.post("", json=bundle("batch", get(f"Observation?subject=Patient/{created['id']}")))).json()
+    searchset = body["entry"][0]["resource"]
+    assert [e["resource"]["id"] for e in searchset.get("entry", [])] == [stored["id"]]

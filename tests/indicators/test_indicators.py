@@ -93,6 +93,24 @@ async def test_no_show_rate_sliced_by_segment(writer: Writer) -> None:
     assert await _compute(writer, "no-show-rate", s) == {"numerator": 2, "denominator": 2, "value": 1.0}
 
 
+async def test_a_segment_slice_leaves_out_former_members(writer: Writer) -> None:
+    p, _l1, _l2 = await _visits(writer)
+    rule = parse_rule(
+        {"id": "born-51-52", "title": "Born 1951-52", "all": [{"search": "Patient?birthdate=ge1951&birthdate=le1952"}]}
+    )
+
+    async def segment(store):  # type: ignore[no-untyped-def]
+        await save_definition(store, rule)
+        await refresh_all(store, JUNE.end)
+
+    await writer.run(segment)
+    await writer.write({**p[2], "birthDate": "1960-01-01"})  # p2 leaves: kept in the Group as an inactive member
+    await writer.run(segment)
+    # only p1 is a current member: two no-shows, nothing attended (p2's fulfilled visit no longer counts): 2 / 2
+    s = Slice(JUNE.start, JUNE.end, segment="born-51-52")
+    assert await _compute(writer, "no-show-rate", s) == {"numerator": 2, "denominator": 2, "value": 1.0}
+
+
 async def test_follow_up_adherence(writer: Writer) -> None:
     await _visits(writer)
     # follow-ups due: p0 (fulfilled) and p1 (no-show): 1 kept / 2 due = 0.5

@@ -88,3 +88,24 @@ async def test_a_reminder_that_would_fall_at_night_moves_into_the_patients_day(c
     timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{booked['id']}"})
     remind = next(t for t in timers if ":remind:" in timer_key(t))
     assert parse_fhir_datetime(remind["occurrenceDateTime"]) == at(19, 16)  # 09:00 the day before, local
+
+
+async def test_a_booking_cancelled_before_its_events_run_leaves_its_reminders_revoked(clinic: Clinic) -> None:
+    patient = await clinic.patient()
+    booked = await clinic.appointment(patient, start=at(20, 15))
+    await clinic.change(booked, status="cancelled")
+    await clinic.process_events()  # both events in one batch: the plans are written before the revocation runs
+    timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{booked['id']}"})
+    reminders = [t for t in timers if (timer_key(t) or "").startswith("appointment:")]
+    assert sorted((steps([t]), t["status"]) for t in reminders) == [(["confirm"], "revoked"), (["remind"], "revoked")]
+
+
+async def test_many_bookings_handled_in_one_batch_each_get_their_timers_and_one_risk_assessment(clinic: Clinic) -> None:
+    patients = [await clinic.patient() for _ in range(5)]
+    booked = [await clinic.appointment(p, start=at(20, 15)) for p in patients]
+    await clinic.process_events()
+    for appointment in booked:
+        timers = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{appointment['id']}"})
+        assert steps(timers) == ["confirm", "remind"]
+    assessments = await clinic.search("RiskAssessment")
+    assert sorted(a["basis"][0]["reference"] for a in assessments) == sorted(f"Appointment/{a['id']}" for a in booked)

@@ -27,6 +27,37 @@ def test_no_shows_after_the_booking_are_not_counted_as_prior_no_shows() -> None:
     assert values["prior_noshows"] == 1.0  # the March no-show happened after this booking was made
 
 
+def test_the_prior_no_show_rate_and_days_since_last_use_only_appointments_before_the_booking() -> None:
+    history = History.of(
+        [
+            appointment("2031-01-05T10:00:00Z", "2031-01-01T10:00:00Z", "noshow"),
+            appointment("2031-01-20T10:00:00Z", "2031-01-10T10:00:00Z", "fulfilled"),
+            appointment("2031-03-05T10:00:00Z", "2031-01-01T10:00:00Z", "noshow"),
+        ]
+    )
+    booked = appointment("2031-04-01T10:00:00Z", created="2031-01-30T10:00:00Z")
+    values = appointment_features(booked, patient=None, history=history, now=datetime(2031, 1, 30, tzinfo=UTC))
+    assert values["prior_noshow_rate"] == (1 + 0.2) / (2 + 1) - 0.2  # one no-show in two outcomes known then
+    assert abs(values["log_days_since_last"] - np.log1p(10)) < 1e-9  # from 20 January
+
+
+def test_bookings_made_after_this_one_are_not_counted_as_open_or_same_day_bookings() -> None:
+    def other(ident: str, start: str, created: str) -> dict:
+        return {**appointment(start, created), "id": ident}
+
+    history = History.of(
+        [
+            other("earlier-session", "2031-02-10T10:00:00Z", "2031-01-30T09:00:00Z"),
+            other("later-session", "2031-02-11T10:00:00Z", "2031-01-30T15:00:00Z"),
+            other("before", "2031-02-12T10:00:00Z", "2031-01-20T09:00:00Z"),
+        ]
+    )
+    booked = appointment("2031-04-01T10:00:00Z", created="2031-01-30T10:00:00Z")
+    values = appointment_features(booked, patient=None, history=history, now=datetime(2031, 1, 30, tzinfo=UTC))
+    assert values["open_bookings"] == 2.0  # "earlier-session" and "before"; "later-session" was not made yet
+    assert values["same_day_bookings"] == 1.0
+
+
 def test_lead_time_is_measured_from_booking_to_start() -> None:
     booked = appointment("2031-01-31T10:00:00Z", created="2031-01-01T10:00:00Z")
     values = appointment_features(booked, patient=None, history=History(), now=datetime(2031, 1, 1, tzinfo=UTC))

@@ -45,6 +45,8 @@ def interaction_of(request: Request) -> str | None:
         return None
     if name in ROUTE_INTERACTIONS:
         return ROUTE_INTERACTIONS[name]
+    if request.url.path.startswith("/ui/"):  # the workspace's pages read and act like API requests
+        return "read" if request.method == "GET" else "operation"
     return "operation" if request.url.path.startswith(("/fhir", "/api/")) else None
 
 

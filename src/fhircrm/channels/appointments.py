@@ -28,6 +28,8 @@ async def target_appointment(store: FhirStore, patient_ref: str, about: list[str
                 continue
             if found and found.get("status") in ("booked", "pending", "proposed"):
                 return found
+            if found and found.get("status") == "waitlist":
+                return None  # a yes to a waitlist slot offer: fhircrm.waitlist books it, nothing to confirm here
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = await store.search(
         "Appointment",

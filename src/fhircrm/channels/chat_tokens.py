@@ -54,7 +54,7 @@ def verify(settings: Settings, token: str | None, *, now: float | None = None) -
     if len(parts) != 4 or parts[0] != _PREFIX or not parts[2].isdigit():
         return None
     body = ".".join(parts[:3])
-    if not hmac.compare_digest(_mac(settings, body), parts[3]):
+    if not hmac.compare_digest(_mac(settings, body).encode(), parts[3].encode()):
         return None
     issued = int(parts[2])
     age = (now if now is not None else time.time()) - issued

@@ -3,7 +3,9 @@
 Every inbound message becomes a Communication (status completed; MessageReceived when the sender is a known
 patient). "C"/"1"/"yes" confirm and "cancel"/"2" cancel the appointment the replied-to message was about (or
 the next booked one); STOP/START change the patient's Consent at once; "3" on a call asks for a person (a
-callback Task); anything else, and anything from an unknown sender, lands in an inbox thread.
+callback Task); anything else, and anything from an unknown sender, lands in an inbox thread. A reply to a
+survey invitation never confirms or cancels: a valid score is the survey's answer (fhircrm.surveys), anything
+else goes to a person.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fhircrm.config import Settings
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox import threads
+from fhircrm.surveys.replies import is_survey
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +114,17 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     patient = await match_sender(store, message) or await threads.linked_patient(store, message.address)
     replied = await replied_message(store, patient, message) if patient else None
     intent = intent_of(message.text, channel=message.channel) if patient else Intent.NONE
+    survey = replied is not None and is_survey(replied)
+    if survey and intent not in (Intent.STOP, Intent.START):
+        intent = Intent.NONE  # "1"/"2" answer the survey: never an appointment's confirm or cancel
     appointment = None
     if intent in (Intent.CONFIRM, Intent.CANCEL) and patient:
         appointment = await appointments.target_appointment(store, patient, _refs(replied))
         if appointment is None:
             intent = Intent.NONE  # nothing to confirm: a person reads it
     topic = _topic(replied) or "general"
+    if survey and intent is Intent.NONE and await _answers_survey(store, settings, message, patient, replied, topic):
+        intent = Intent.SURVEY_ANSWER  # scored: nothing for a person to read
     thread = None
     if intent in (Intent.NONE, Intent.CALLBACK):
         reason = message.reason if patient else "identify-sender"
@@ -141,6 +149,29 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     outcome = InboundOutcome(comm, intent, patient, thread)
     await _act(store, settings, message, outcome, appointment)
     return outcome
+
+
+async def _answers_survey(
+    store: FhirStore, settings: Settings, message: InboundMessage, patient: str | None, replied: dict | None, topic: str
+) -> bool:
+    """Record the reply as the survey's answer when it is a valid score (the path the MessageReceived consumer
+    takes too; a second answer to one invitation is refused there, so one reply never counts twice)."""
+    from fhircrm.surveys.replies import answer_from_reply
+    from fhircrm.timers.clock import current_time
+
+    if not patient or not replied:
+        return False
+    body = communications.inbound(
+        channel=message.channel,
+        sender_ref=patient,
+        text=message.text,
+        provider=message.provider,
+        provider_id=message.provider_id,
+        address=message.address,
+        topic=topic,
+        in_response_to=f"Communication/{replied['id']}",
+    )
+    return await answer_from_reply(store, body, current_time(settings)) is not None
 
 
 async def _act(

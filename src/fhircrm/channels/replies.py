@@ -12,6 +12,7 @@ class Intent(StrEnum):
     STOP = "stop"
     START = "start"
     CALLBACK = "callback"
+    SURVEY_ANSWER = "survey-answer"  # a score replying to a survey invitation (never confirm or cancel)
     NONE = "none"
 
 

@@ -17,7 +17,7 @@ def twilio_signature(url: str, params: Iterable[tuple[str, str]], token: str) ->
 def twilio_valid(url: str, params: Iterable[tuple[str, str]], signature: str | None, token: str | None) -> bool:
     if not signature or not token:
         return False
-    return hmac.compare_digest(twilio_signature(url, params, token), signature)
+    return hmac.compare_digest(twilio_signature(url, params, token).encode(), signature.encode())
 
 
 def meta_signature(body: bytes, app_secret: str) -> str:
@@ -27,7 +27,7 @@ def meta_signature(body: bytes, app_secret: str) -> str:
 def meta_valid(body: bytes, header: str | None, app_secret: str | None) -> bool:
     if not header or not app_secret:
         return False
-    return hmac.compare_digest(meta_signature(body, app_secret), header)
+    return hmac.compare_digest(meta_signature(body, app_secret).encode(), header.encode())
 
 
 def secret_valid(provided: str | None, secret: str | None) -> bool:

@@ -9,13 +9,14 @@ from fhircrm.errors import BadRequest
 from fhircrm.fhir.batch import run_batch
 from fhircrm.fhir.bundle_entries import BUNDLE_TYPES, parse_bundle
 from fhircrm.fhir.negotiation import Prefer, base_url, check_format, read_resource
+from fhircrm.fhir.openapi_bodies import resource_body
 from fhircrm.fhir.outcomes import FhirResponse
 from fhircrm.fhir.transactions import run_transaction
 
 router = APIRouter()
 
 
-@router.post("", summary="Transaction or batch Bundle")
+@router.post("", summary="Transaction or batch Bundle", openapi_extra=resource_body("Bundle"))
 @router.post("/", include_in_schema=False)
 async def transaction_or_batch(request: Request, store: StoreDep, settings: SettingsDep) -> FhirResponse:
     check_format(request)

@@ -13,6 +13,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from fhircrm.errors import Issue, Unprocessable
+from fhircrm.security.validation import without_input
 
 
 @cache
@@ -40,7 +41,7 @@ def validate(resource: dict) -> None:
     except ValidationError as exc:
         issues = [
             Issue(
-                f"{error['msg']} ({_expression(resource_type, error['loc'])})",
+                f"{without_input(error['msg'], error.get('input'))} ({_expression(resource_type, error['loc'])})",
                 code="structure" if error["type"] == "extra_forbidden" else "value",
                 expression=(_expression(resource_type, error["loc"]),),
             )
@@ -48,4 +49,5 @@ def validate(resource: dict) -> None:
         ]
         raise Unprocessable(f"{resource_type} failed validation", issues=issues) from None
     except (TypeError, ValueError) as exc:
-        raise Unprocessable(f"{resource_type} failed validation: {exc}", expression=resource_type) from None
+        message = without_input(str(exc), resource)  # never quote submitted values (PHI) back
+        raise Unprocessable(f"{resource_type} failed validation: {message}", expression=resource_type) from None

@@ -16,6 +16,7 @@ from fhircrm.deps import SettingsDep, StoreDep
 from fhircrm.errors import BadRequest, MethodNotAllowed, NotFound, NotImplementedYet, UnsupportedMediaType
 from fhircrm.fhir import bundles
 from fhircrm.fhir.negotiation import Prefer, base_url, check_format, read_json, read_resource
+from fhircrm.fhir.openapi_bodies import resource_body
 from fhircrm.fhir.outcomes import FhirResponse, http_date, information
 from fhircrm.fhir.search.dates import InvalidDate, date_range
 from fhircrm.fhir.store import Outcome, check_type
@@ -138,7 +139,7 @@ async def type_history(resource_type: str, request: Request, store: StoreDep) ->
     return await _history(request, store, f"{resource_type}/_history", resource_type)
 
 
-@router.post("/{resource_type}", summary="Create (conditional with If-None-Exist)")
+@router.post("/{resource_type}", summary="Create (conditional with If-None-Exist)", openapi_extra=resource_body())
 async def create(resource_type: str, request: Request, store: StoreDep, settings: SettingsDep) -> FhirResponse:
     check_format(request)
     body = await read_resource(request, max_bytes=settings.max_request_bytes)
@@ -161,7 +162,7 @@ def _criteria(request: Request, resource_type: str) -> str:
     return criteria
 
 
-@router.put("/{resource_type}", summary="Conditional update")
+@router.put("/{resource_type}", summary="Conditional update", openapi_extra=resource_body())
 async def conditional_update(
     resource_type: str, request: Request, store: StoreDep, settings: SettingsDep
 ) -> FhirResponse:
@@ -214,7 +215,7 @@ async def read(resource_type: str, fhir_id: str, request: Request, store: StoreD
     return resource_response(request, found.content or {}, found.version, found.last_updated)
 
 
-@router.put("/{resource_type}/{fhir_id}", summary="Update (or create with a client id)")
+@router.put("/{resource_type}/{fhir_id}", summary="Update (or create with a client id)", openapi_extra=resource_body())
 async def update(
     resource_type: str, fhir_id: str, request: Request, store: StoreDep, settings: SettingsDep
 ) -> FhirResponse:

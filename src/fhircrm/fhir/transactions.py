@@ -181,5 +181,5 @@ async def read(store: FhirStore, entry: Entry, *, base: str) -> dict:
             current.content or {}, etag=f'W/"{current.version}"', last_modified=format_instant(current.last_updated)
         )
     pairs = parse_qsl(entry.criteria or "", keep_blank_values=True)
-    result = await store.search(entry.resource_type, pairs)
+    result = await store.search(entry.resource_type, pairs, base=base)
     return read_entry(bundles.searchset(result, base=base, path=entry.resource_type))

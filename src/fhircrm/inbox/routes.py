@@ -24,6 +24,8 @@ from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox import identify, threads
 from fhircrm.inbox.codes import INBOX_SYSTEM
 from fhircrm.inbox.views import message_view, thread_view
+from fhircrm.smart import AccessDep
+from fhircrm.smart.policy import SmartPolicy
 from fhircrm.stores import open_store
 
 router = APIRouter(prefix="/api/inbox", tags=["inbox"])
@@ -208,15 +210,18 @@ async def changes(store: StoreDep, since: str | None = None) -> dict:
 
 
 @router.get("/stream")
-async def stream(request: Request, since: str | None = None) -> StreamingResponse:
+async def stream(request: Request, access: AccessDep, since: str | None = None) -> StreamingResponse:
     engine, settings = request.app.state.engine, request.app.state.settings
     start = _cursor(since)
+    policy = SmartPolicy(access)  # the caller's token, checked now and applied to every poll
+    for resource_type in ("Task", "Communication"):
+        policy.allow("search", resource_type)  # 403 up front rather than an empty stream
 
     async def events() -> AsyncIterator[bytes]:
         cursor, seen = start, set()
         while not await request.is_disconnected():
             async with engine.begin() as conn:
-                batch = await changes_since(open_store(conn, settings), cursor)
+                batch = await changes_since(open_store(conn, settings, policy=policy), cursor)
             fresh = [
                 item for item in [*batch["threads"], *batch["messages"]] if (item["id"], item["version"]) not in seen
             ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.counting import count, fetch, rate
+from fhircrm.indicators.counting import Members, count, fetch, rate
 from fhircrm.indicators.slices import Slice
 from fhircrm.timers.clock import parse_fhir_datetime
 
@@ -14,16 +14,16 @@ LIVE = "booked,arrived,checked-in,fulfilled,noshow"
 LATE_HOURS = 24
 
 
-async def no_show_rate(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def no_show_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
     params = s.appointment_params()
-    noshow = await count(store, "Appointment", [*params, ("status", "noshow")], patients=patients)
-    seen = await count(store, "Appointment", [*params, ("status", ATTENDED)], patients=patients)
+    noshow = await count(store, "Appointment", [*params, ("status", "noshow")], segment=segment)
+    seen = await count(store, "Appointment", [*params, ("status", ATTENDED)], segment=segment)
     return rate(noshow, noshow + seen)
 
 
-async def late_cancellation_rate(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def late_cancellation_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
     params = s.appointment_params()
-    cancelled = await fetch(store, "Appointment", [*params, ("status", "cancelled")], patients=patients)
+    cancelled = await fetch(store, "Appointment", [*params, ("status", "cancelled")], segment=segment)
     late = sum(
         1
         for a in cancelled
@@ -31,12 +31,12 @@ async def late_cancellation_rate(store: FhirStore, s: Slice, patients: list[str]
         and parse_fhir_datetime(a["meta"]["lastUpdated"])
         > parse_fhir_datetime(a["start"]) - timedelta(hours=LATE_HOURS)
     )
-    kept = await count(store, "Appointment", [*params, ("status", LIVE)], patients=patients)
+    kept = await count(store, "Appointment", [*params, ("status", LIVE)], segment=segment)
     return rate(late, kept + len(cancelled))
 
 
-async def confirmation_rate(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
-    booked = await fetch(store, "Appointment", [*s.appointment_params(), ("status", "booked")], patients=patients)
+async def confirmation_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
+    booked = await fetch(store, "Appointment", [*s.appointment_params(), ("status", "booked")], segment=segment)
 
     def confirmed(a: dict) -> bool:
         return any(
@@ -47,7 +47,7 @@ async def confirmation_rate(store: FhirStore, s: Slice, patients: list[str] | No
     return rate(sum(1 for a in booked if confirmed(a)), len(booked))
 
 
-async def recovered_slots(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def recovered_slots(store: FhirStore, s: Slice, segment: Members) -> dict:
     """Slots in the period freed by a cancellation, and how many of them were booked again."""
     params = [*s.period("start"), ("_has:Appointment:slot:status", "cancelled")]
     if s.provider:
@@ -57,8 +57,8 @@ async def recovered_slots(store: FhirStore, s: Slice, patients: list[str] | None
     return rate(refilled, freed)
 
 
-async def follow_up_adherence(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def follow_up_adherence(store: FhirStore, s: Slice, segment: Members) -> dict:
     params = [*s.appointment_params(), ("appointment-type", "FOLLOWUP")]
-    kept = await count(store, "Appointment", [*params, ("status", ATTENDED)], patients=patients)
-    due = await count(store, "Appointment", [*params, ("status", f"{ATTENDED},noshow,cancelled")], patients=patients)
+    kept = await count(store, "Appointment", [*params, ("status", ATTENDED)], segment=segment)
+    due = await count(store, "Appointment", [*params, ("status", f"{ATTENDED},noshow,cancelled")], segment=segment)
     return rate(kept, due)

@@ -1,4 +1,4 @@
-"""The indicator registry: id -> function(store, slice, segment members) -> figures."""
+"""The indicator registry: id -> function(store, slice, segment Group id) -> figures."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import appointments, experience, referrals, work
+from fhircrm.indicators.counting import Members
 from fhircrm.indicators.slices import Slice
-from fhircrm.segments.lookup import members
+from fhircrm.segments.groups import find_segment
 
-Indicator = Callable[[FhirStore, Slice, list[str] | None], Awaitable[dict]]
+Indicator = Callable[[FhirStore, Slice, Members], Awaitable[dict]]
 
 INDICATORS: dict[str, Indicator] = {
     "first-response-time": work.first_response_time,
@@ -29,16 +30,20 @@ INDICATORS: dict[str, Indicator] = {
 }
 
 
-async def _patients(store: FhirStore, s: Slice) -> list[str] | None:
-    return sorted(await members(store, s.segment)) if s.segment else None
+async def _segment(store: FhirStore, s: Slice) -> Members:
+    """The segment's Group id (members are joined in the database); an unknown segment matches nobody."""
+    if not s.segment:
+        return None
+    group = await find_segment(store, s.segment)
+    return group["id"] if group else f"unknown-{s.segment}"[:64]
 
 
 async def compute(store: FhirStore, indicator: str, s: Slice) -> dict:
     if indicator not in INDICATORS:
         raise NotFound(f"no indicator {indicator}")
-    return await INDICATORS[indicator](store, s, await _patients(store, s))
+    return await INDICATORS[indicator](store, s, await _segment(store, s))
 
 
 async def compute_all(store: FhirStore, s: Slice) -> dict[str, dict]:
-    patients = await _patients(store, s)
-    return {name: await func(store, s, patients) for name, func in INDICATORS.items()}
+    segment = await _segment(store, s)
+    return {name: await func(store, s, segment) for name, func in INDICATORS.items()}

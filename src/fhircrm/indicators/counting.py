@@ -1,14 +1,22 @@
-"""Counting in the database: ``_summary=count`` searches, and per-segment counts over member batches."""
+"""Counting in the database: ``_summary=count`` searches, per segment through a chained ``_has`` on its Group."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from statistics import median
 
 from fhircrm.fhir.store import FhirStore
 
-BATCH = 200
 PAGE = 1000
+
+#: a segment's Group id: restricts counts to its current members, or None for everyone
+Members = str | None
+
+
+def _members_param(group: Members, patient_param: str) -> list[tuple[str, str]]:
+    """The segment as one chained reverse link, so the database joins membership (no batches of patient ids)."""
+    if group is None:
+        return []
+    return [(f"{patient_param}:Patient._has:Group:active-member:_id", group)]
 
 
 async def count(
@@ -16,17 +24,12 @@ async def count(
     resource_type: str,
     params: list[tuple[str, str]],
     *,
-    patients: list[str] | None = None,
+    segment: Members = None,
     patient_param: str = "patient",
 ) -> int:
-    """How many ``resource_type`` match; with ``patients`` (a segment's members) only theirs."""
-    if patients is None:
-        return (await store.search(resource_type, [*params, ("_summary", "count")])).total or 0
-    total = 0
-    for i in range(0, len(patients), BATCH):
-        refs = ",".join(f"Patient/{p}" for p in patients[i : i + BATCH])
-        total += (await store.search(resource_type, [*params, (patient_param, refs), ("_summary", "count")])).total or 0
-    return total
+    """How many ``resource_type`` match; with ``segment`` (a segment's Group id) only its members'."""
+    query = [*params, *_members_param(segment, patient_param), ("_summary", "count")]
+    return (await store.search(resource_type, query)).total or 0
 
 
 async def fetch(
@@ -34,25 +37,19 @@ async def fetch(
     resource_type: str,
     params: list[tuple[str, str]],
     *,
-    patients: list[str] | None = None,
+    segment: Members = None,
     patient_param: str = "patient",
 ) -> list[dict]:
     """Every match (paged), for the indicators that need values counts cannot give (times, groupings)."""
-    batches: Iterable[list[tuple[str, str]]] = [[]]
-    if patients is not None:
-        batches = [
-            [(patient_param, ",".join(f"Patient/{p}" for p in patients[i : i + BATCH]))]
-            for i in range(0, len(patients), BATCH)
-        ]
+    query = [*params, *_members_param(segment, patient_param)]
     found: list[dict] = []
-    for extra in batches:
-        offset = 0
-        while True:
-            page = await store.search(resource_type, [*params, *extra, ("_count", str(PAGE)), ("_offset", str(offset))])
-            found.extend(page.matches)
-            if not page.has_next or not page.matches:
-                break
-            offset += len(page.matches)
+    offset = 0
+    while True:
+        page = await store.search(resource_type, [*query, ("_count", str(PAGE)), ("_offset", str(offset))])
+        found.extend(page.matches)
+        if not page.has_next or not page.matches:
+            break
+        offset += len(page.matches)
     return found
 
 

@@ -1,61 +1,97 @@
-"""The dashboard's figures counted in the database (``_summary=count``), instead of loading every Appointment:
-no-show rate overall, per week, per service line, location and provider; confirmations; freed and recovered
-slots. Same shapes as ``fhircrm.ui.dashboard`` (``Rate``-like dicts with noshow / attended)."""
+"""The dashboard's figures counted in the database: no-show rate overall, per week, per service line, location,
+provider and risk band; confirmations of the next 14 days; freed and recovered slots.
+
+Each dimension is one grouped query (``fhircrm.indicators.grouped``), so the counts are exact at any size and
+the cost does not grow with the number of locations, providers or weeks. Rates are dicts with noshow /
+attended / total / percent; group keys are display labels (Location name, provider name, service display).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.appointments import ATTENDED, confirmation_rate, recovered_slots
-from fhircrm.indicators.counting import count
-from fhircrm.indicators.slices import SERVICE_LINE_SYSTEM, Slice
+from fhircrm.indicators import grouped
 
 WEEKS = 12
-SERVICE_LINES = ("primary-care", "cardiology", "dermatology", "pediatrics", "physiotherapy")
+UPCOMING_DAYS = 14
+PROVIDER_TYPES = ("PractitionerRole", "Practitioner")
 
 
-async def _rate(store: FhirStore, params: list[tuple[str, str]]) -> dict:
-    noshow = await count(store, "Appointment", [*params, ("status", "noshow")])
-    attended = await count(store, "Appointment", [*params, ("status", ATTENDED)])
+def _rate(counts: dict[str, int]) -> dict:
+    noshow, attended = counts.get("noshow", 0), counts.get("attended", 0)
     total = noshow + attended
     return {"noshow": noshow, "attended": attended, "total": total, "percent": 100.0 * noshow / total if total else 0.0}
 
 
-async def _actors(store: FhirStore, resource_type: str) -> list[tuple[str, str]]:
-    page = await store.search(resource_type, [("_count", "500")])
-    out = []
-    for r in page.matches:
-        label = r.get("name") or ((r.get("practitioner") or {}).get("display")) or r["id"]
-        out.append((f"{resource_type}/{r['id']}", label if isinstance(label, str) else r["id"]))
+def _label(resource: dict) -> str:
+    name = resource.get("name")
+    if isinstance(name, str):
+        return name
+    if isinstance(name, list) and name:  # Practitioner: a HumanName
+        given = " ".join(name[0].get("given", []))
+        return name[0].get("text") or f"{given} {name[0].get('family', '')}".strip() or resource["id"]
+    display = (resource.get("practitioner") or {}).get("display")
+    return display or resource["id"]
+
+
+async def _labels(store: FhirStore, refs: list[str]) -> dict[str, str]:
+    """Display labels of "Type/id" references, read in one search per type."""
+    by_type: dict[str, list[str]] = {}
+    for ref in refs:
+        kind, _, ident = ref.partition("/")
+        by_type.setdefault(kind, []).append(ident)
+    out: dict[str, str] = {}
+    for kind, ids in by_type.items():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            page = await store.search(kind, [("_id", ",".join(chunk)), ("_count", str(len(chunk)))])
+            out.update({f"{kind}/{r['id']}": _label(r) for r in page.matches})
     return out
 
 
+async def _by_actor(store: FhirStore, since: datetime, now: datetime, types: tuple[str, ...]) -> dict[str, dict]:
+    counts = await grouped.by_actor(store.conn, since, now, types)
+    labels = await _labels(store, sorted(counts))
+    out: dict[str, dict] = {}
+    for ref, c in counts.items():
+        label = labels.get(ref, ref)
+        if label in out:  # two resources with one name: one bar
+            c = {k: c[k] + out[label][k] for k in ("noshow", "attended")}
+        out[label] = _rate(c)
+    return out
+
+
+def _confirmed(appointment: dict) -> bool:
+    return any(
+        (p.get("actor") or {}).get("reference", "").startswith("Patient/") and p.get("status") == "accepted"
+        for p in appointment.get("participant", [])
+    )
+
+
 async def dashboard_figures(store: FhirStore, now: datetime) -> dict:
+    conn = store.conn
     since = now - timedelta(weeks=WEEKS)
-    past = Slice(since, now).period("date")
-    groups: dict[str, dict[str, dict]] = {"service": {}, "location": {}, "provider": {}}
-    for code in SERVICE_LINES:
-        groups["service"][code] = await _rate(store, [*past, ("service-type", f"{SERVICE_LINE_SYSTEM}|{code}")])
-    for ref, label in await _actors(store, "Location"):
-        groups["location"][label] = await _rate(store, [*past, ("actor", ref)])
-    for ref, label in await _actors(store, "PractitionerRole"):
-        groups["provider"][label] = await _rate(store, [*past, ("actor", ref)])
+    weekly = await grouped.weekly(conn, now, WEEKS)
     trend = []
     for week in range(WEEKS - 1, -1, -1):
-        end = now - timedelta(weeks=week)
-        rate = await _rate(store, Slice(end - timedelta(weeks=1), end).period("date"))
-        trend.append((end.strftime("%d %b"), rate["percent"] if rate["total"] else None))
-    upcoming = await confirmation_rate(store, Slice(now, now + timedelta(days=14)), None)
-    slots = await recovered_slots(store, Slice(since, now + timedelta(days=15)), None)
+        rate = _rate(weekly.get(str(week), {}))
+        trend.append(((now - timedelta(weeks=week)).strftime("%d %b"), rate["percent"] if rate["total"] else None))
+    upcoming = await grouped.upcoming(conn, now, UPCOMING_DAYS)
+    freed, recovered = await grouped.slots(conn, since, now + timedelta(days=UPCOMING_DAYS + 1))
     return {
-        "overall": await _rate(store, past),
-        "groups": {k: {label: r for label, r in v.items() if r["total"]} for k, v in groups.items()},
+        "overall": _rate(await grouped.overall(conn, since, now)),
+        "groups": {
+            "service": {k: _rate(c) for k, c in (await grouped.by_service(conn, since, now)).items()},
+            "location": await _by_actor(store, since, now, ("Location",)),
+            "provider": await _by_actor(store, since, now, PROVIDER_TYPES),
+            "band": {k: _rate(c) for k, c in (await grouped.by_band(conn, since, now)).items()},
+        },
         "trend": trend,
         "confirmations": {
-            "upcoming": upcoming["denominator"],
-            "confirmed": upcoming["numerator"],
-            "freed": slots["denominator"],
-            "recovered": slots["numerator"],
+            "upcoming": len(upcoming),
+            "confirmed": sum(1 for a in upcoming if _confirmed(a)),
+            "freed": freed,
+            "recovered": recovered,
         },
     }

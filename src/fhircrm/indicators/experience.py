@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.counting import count
+from fhircrm.indicators.counting import Members, count
 from fhircrm.indicators.slices import Slice
 from fhircrm.surveys.codes import CSAT_URL, NPS_URL, PREM_URL, TOUCHPOINT_SYSTEM, TOUCHPOINTS
 
@@ -19,35 +19,35 @@ def _params(s: Slice, questionnaires: str, touchpoint: str | None) -> list[tuple
     return params
 
 
-async def _nps(store: FhirStore, params: list[tuple[str, str]], patients: list[str] | None) -> dict:
-    total = await count(store, "QuestionnaireResponse", [*params, ("score", "ge0")], patients=patients)
-    promoters = await count(store, "QuestionnaireResponse", [*params, ("score", "ge9")], patients=patients)
-    detractors = await count(store, "QuestionnaireResponse", [*params, ("score", "le6")], patients=patients)
+async def _nps(store: FhirStore, params: list[tuple[str, str]], segment: Members) -> dict:
+    total = await count(store, "QuestionnaireResponse", [*params, ("score", "ge0")], segment=segment)
+    promoters = await count(store, "QuestionnaireResponse", [*params, ("score", "ge9")], segment=segment)
+    detractors = await count(store, "QuestionnaireResponse", [*params, ("score", "le6")], segment=segment)
     value = round(100 * (promoters - detractors) / total, 1) if total else None
     return {"responses": total, "promoters": promoters, "detractors": detractors, "value": value}
 
 
-async def _csat(store: FhirStore, params: list[tuple[str, str]], patients: list[str] | None) -> dict:
-    total = await count(store, "QuestionnaireResponse", [*params, ("score", "ge1")], patients=patients)
-    satisfied = await count(store, "QuestionnaireResponse", [*params, ("score", "ge4")], patients=patients)
+async def _csat(store: FhirStore, params: list[tuple[str, str]], segment: Members) -> dict:
+    total = await count(store, "QuestionnaireResponse", [*params, ("score", "ge1")], segment=segment)
+    satisfied = await count(store, "QuestionnaireResponse", [*params, ("score", "ge4")], segment=segment)
     return {"responses": total, "satisfied": satisfied, "value": round(satisfied / total, 4) if total else None}
 
 
-async def nps(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def nps(store: FhirStore, s: Slice, segment: Members) -> dict:
     urls = f"{NPS_URL},{DEMO_NPS_URL}"
-    out = {"all": await _nps(store, _params(s, urls, None), patients), "by_touchpoint": {}}
+    out = {"all": await _nps(store, _params(s, urls, None), segment), "by_touchpoint": {}}
     for tp in TOUCHPOINTS:
-        result = await _nps(store, _params(s, urls, tp), patients)
+        result = await _nps(store, _params(s, urls, tp), segment)
         if result["responses"]:
             out["by_touchpoint"][tp] = result
     return out
 
 
-async def csat(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def csat(store: FhirStore, s: Slice, segment: Members) -> dict:
     urls = f"{CSAT_URL},{PREM_URL}"
-    out = {"all": await _csat(store, _params(s, urls, None), patients), "by_touchpoint": {}}
+    out = {"all": await _csat(store, _params(s, urls, None), segment), "by_touchpoint": {}}
     for tp in TOUCHPOINTS:
-        result = await _csat(store, _params(s, urls, tp), patients)
+        result = await _csat(store, _params(s, urls, tp), segment)
         if result["responses"]:
             out["by_touchpoint"][tp] = result
     return out

@@ -3,39 +3,39 @@
 from __future__ import annotations
 
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.counting import count, rate
+from fhircrm.indicators.counting import Members, count, rate
 from fhircrm.indicators.slices import Slice
 
 BOOKED = "booked,arrived,checked-in,fulfilled,noshow"
 
 
-async def _funnel_counts(store: FhirStore, s: Slice, patients: list[str] | None) -> tuple[int, int, int]:
+async def _funnel_counts(store: FhirStore, s: Slice, segment: Members) -> tuple[int, int, int]:
     params = [*s.period("authored"), ("status:not", "entered-in-error")]
-    requested = await count(store, "ServiceRequest", params, patients=patients, patient_param="subject")
+    requested = await count(store, "ServiceRequest", params, segment=segment, patient_param="subject")
     booked = await count(
         store,
         "ServiceRequest",
         [*params, ("_has:Appointment:based-on:status", BOOKED)],
-        patients=patients,
+        segment=segment,
         patient_param="subject",
     )
     completed = await count(
         store,
         "ServiceRequest",
         [*params, ("_has:Appointment:based-on:status", "fulfilled")],
-        patients=patients,
+        segment=segment,
         patient_param="subject",
     )
     return requested, booked, completed
 
 
-async def referral_leakage(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
-    requested, _booked, completed = await _funnel_counts(store, s, patients)
+async def referral_leakage(store: FhirStore, s: Slice, segment: Members) -> dict:
+    requested, _booked, completed = await _funnel_counts(store, s, segment)
     return rate(requested - completed, requested)
 
 
-async def referral_funnel(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
-    requested, booked, completed = await _funnel_counts(store, s, patients)
+async def referral_funnel(store: FhirStore, s: Slice, segment: Members) -> dict:
+    requested, booked, completed = await _funnel_counts(store, s, segment)
     return {
         "requested": requested,
         "booked": booked,

@@ -8,7 +8,7 @@ from collections import defaultdict
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, INBOX_SYSTEM
 from fhircrm.inbox.threads import channel_of
-from fhircrm.indicators.counting import fetch, med, rate
+from fhircrm.indicators.counting import Members, fetch, med, rate
 from fhircrm.indicators.slices import Slice
 from fhircrm.timers.clock import parse_fhir_datetime
 
@@ -26,23 +26,23 @@ def _ext(resource: dict, url: str) -> str | None:
     return next((e.get("valueDateTime") for e in resource.get("extension", []) if e.get("url") == url), None)
 
 
-async def _threads(store: FhirStore, s: Slice, patients: list[str] | None) -> list[dict]:
+async def _threads(store: FhirStore, s: Slice, segment: Members) -> list[dict]:
     threads = await fetch(
-        store, "Task", [("code", f"{INBOX_SYSTEM}|conversation"), *s.period("authored-on")], patients=patients
+        store, "Task", [("code", f"{INBOX_SYSTEM}|conversation"), *s.period("authored-on")], segment=segment
     )
     return [t for t in threads if not s.channel or channel_of(t) == s.channel]
 
 
-async def first_response_time(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def first_response_time(store: FhirStore, s: Slice, segment: Members) -> dict:
     by_channel: dict[str, list[float]] = defaultdict(list)
-    for thread in await _threads(store, s, patients):
+    for thread in await _threads(store, s, segment):
         if (hours := _hours(thread.get("authoredOn"), _ext(thread, FIRST_RESPONSE_AT_URL))) is not None:
             by_channel[channel_of(thread) or "unknown"].append(hours * 60)
     return {c: {"threads": len(v), "median_minutes": med(v)} for c, v in sorted(by_channel.items())}
 
 
-async def first_contact_resolution(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
-    closed = [t for t in await _threads(store, s, patients) if t.get("status") == "completed"]
+async def first_contact_resolution(store: FhirStore, s: Slice, segment: Members) -> dict:
+    closed = [t for t in await _threads(store, s, segment) if t.get("status") == "completed"]
     resolved_once = 0
     for thread in closed:
         inbound = await store.search("Communication", [("part-of", f"Task/{thread['id']}"), ("_count", "100")])
@@ -53,9 +53,9 @@ async def first_contact_resolution(store: FhirStore, s: Slice, patients: list[st
     return rate(resolved_once, len(closed))
 
 
-async def complaints(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def complaints(store: FhirStore, s: Slice, segment: Members) -> dict:
     tasks = await fetch(
-        store, "Task", [("code", f"{TASK_TYPE_SYSTEM}|complaint"), *s.period("authored-on")], patients=patients
+        store, "Task", [("code", f"{TASK_TYPE_SYSTEM}|complaint"), *s.period("authored-on")], segment=segment
     )
     if s.location:
         tasks = [t for t in tasks if (t.get("location") or {}).get("reference") == s.location]
@@ -86,9 +86,9 @@ async def complaints(store: FhirStore, s: Slice, patients: list[str] | None) -> 
     }
 
 
-async def coordinator_productivity(store: FhirStore, s: Slice, patients: list[str] | None) -> dict:
+async def coordinator_productivity(store: FhirStore, s: Slice, segment: Members) -> dict:
     """Tasks completed in the period per owner, with the median hours from creation to completion."""
-    done = await fetch(store, "Task", [("status", "completed"), *s.period("modified")], patients=patients)
+    done = await fetch(store, "Task", [("status", "completed"), *s.period("modified")], segment=segment)
     per_owner: dict[str, list[float]] = defaultdict(list)
     for task in done:
         owner = (task.get("owner") or {}).get("reference") or "unassigned"

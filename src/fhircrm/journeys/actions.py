@@ -76,16 +76,28 @@ async def set_task_due(step: Step, ctx: JourneyContext) -> None:
     await ctx.store.update("Task", task["id"], {**task, "restriction": restriction})
 
 
+def revoke_prefixes(journeys: str, steps: str) -> tuple[str, ...]:
+    """Timer-key prefixes for ``journeys`` (comma list), narrowed to ``steps`` (comma list) when given: keys are
+    journey:step:subject:version."""
+    names = [j.strip() for j in journeys.split(",") if j.strip()]
+    only = [s.strip() for s in steps.split(",") if s.strip()]
+    if not only:
+        return tuple(f"{j}:" for j in names)
+    return tuple(f"{j}:{s}:" for j in names for s in only)
+
+
 async def run_now(step: Step, ctx: JourneyContext, *, key: str) -> None:
     """Perform ``step`` at ``ctx.now`` (its timing and plan-time conditions are already dealt with)."""
     if step.action in MESSAGE_ACTIONS:
         ctx.plans.append(await message_plan(step, ctx, key=key, due=ctx.now))
-    elif step.action == "create-task":
+        return
+    await ctx.flush_plans()  # what follows may read or revoke timers: earlier events' plans must be visible
+    if step.action == "create-task":
         await create_task(step, ctx, key=key)
     elif step.action == "set-task-due":
         await set_task_due(step, ctx)
     elif step.action == "revoke-timers":
-        prefixes = tuple(f"{j.strip()}:" for j in step.params.get("journeys", "").split(",") if j.strip())
+        prefixes = revoke_prefixes(step.params.get("journeys", ""), step.params.get("steps", ""))
         if step.params.get("scope", "subject") == "patient" and ctx.patient_ref:
             await revoke_timers(ctx.store, patient=ctx.patient_ref, key_prefixes=prefixes)
         else:

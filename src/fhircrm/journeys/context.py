@@ -38,6 +38,15 @@ class JourneyContext:
                 self._cache[ref] = None
         return self._cache[ref]
 
+    async def flush_plans(self) -> None:
+        """Write the timers planned so far (shared by a batch of events) before a step that reads or revokes
+        timers, so it sees them."""
+        if self.plans:
+            from fhircrm.timers.plan import plan_timers
+
+            await plan_timers(self.store, self.plans, now=self.now)
+            self.plans.clear()
+
     async def subject(self) -> dict | None:
         return await self._read(self.subject_ref)
 

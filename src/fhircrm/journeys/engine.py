@@ -41,8 +41,10 @@ async def on_event(
     settings: Settings,
     library: JourneyLibrary = LIBRARY,
     now: datetime | None = None,
+    plans: list | None = None,
 ) -> int:
-    """Run the journeys ``event`` triggers; returns how many steps applied."""
+    """Run the journeys ``event`` triggers; returns how many steps applied. With ``plans`` (a batch's shared
+    list) the timers are left there for the caller to write; otherwise they are written now."""
     store = open_store(conn, settings)
     moment = now or current_time(settings)
     event_time = parse_fhir_datetime(event.occurred_at) if event.occurred_at else moment
@@ -53,6 +55,7 @@ async def on_event(
         subject_ref=event.subject,
         patient_ref=event.patient,
         event_time=event_time,
+        plans=[] if plans is None else plans,
     )
     applied = 0
     for journey in await library.active(store):
@@ -63,7 +66,31 @@ async def on_event(
                 if await all_hold(step.when, ctx):
                     await plan_step(journey, step, ctx, key=f"{journey.id}:{step.id}:{event.subject}:{event.version}")
                     applied += 1
-    await plan_timers(store, ctx.plans, now=moment)
+    if plans is None:
+        await plan_timers(store, ctx.plans, now=moment)
+    return applied
+
+
+async def on_events(
+    conn: AsyncConnection,
+    events: list[DomainEvent],
+    *,
+    settings: Settings,
+    library: JourneyLibrary = LIBRARY,
+    now: datetime | None = None,
+) -> int:
+    """Run a batch of events in order; their timers and RiskAssessments are written together at the end (a
+    step that revokes or reads timers first writes those planned so far)."""
+    from fhircrm.noshow.assess import deferred_assessments
+
+    store = open_store(conn, settings)
+    moment = now or current_time(settings)
+    plans: list = []
+    applied = 0
+    async with deferred_assessments(store):
+        for event in events:
+            applied += await on_event(conn, event, settings=settings, library=library, now=moment, plans=plans)
+    await plan_timers(store, plans, now=moment)
     return applied
 
 

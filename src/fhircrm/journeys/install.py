@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.events import DomainEvent, EventConsumers
 from fhircrm.jobs.registry import JobRegistry
-from fhircrm.journeys.engine import JOURNEY_STEP, on_event, step_dispatcher
+from fhircrm.journeys.engine import JOURNEY_STEP, on_events, step_dispatcher
 from fhircrm.journeys.library import LIBRARY
 from fhircrm.runtime import Runtime
 from fhircrm.timers.sweep import DISPATCHERS
@@ -17,7 +17,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     LIBRARY.ttl_seconds = settings.journeys_cache_seconds
     DISPATCHERS.register(JOURNEY_STEP, step_dispatcher(settings))
 
-    async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
-        await on_event(conn, event, settings=settings)
+    async def consume(conn: AsyncConnection, events: list[DomainEvent]) -> None:
+        await on_events(conn, events, settings=settings)  # one write for the batch's timers
 
-    consumers.subscribe(None, consume)
+    consumers.subscribe_batch(None, consume)

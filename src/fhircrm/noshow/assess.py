@@ -3,14 +3,17 @@ booking event twice writes one), with the probability, a qualitative band and th
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
-from fhircrm.fhir.store import FhirStore
+from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.noshow.features import History, appointment_features, coordinates, distance_km, patient_ref
 from fhircrm.noshow.model import NoShowModel, load_model
 from fhircrm.timers.clock import fhir_datetime
@@ -29,7 +32,30 @@ FACTOR_TEXT = {
     "first_visit": "first visit",
     "log_distance_km": "distance to the clinic",
     "hour_late": "late in the day",
+    "prior_noshow_rate": "a high share of missed visits",
+    "same_day_bookings": "several bookings made the same day",
+    "open_bookings": "other upcoming bookings",
+    "booked_afternoon": "booked in the afternoon",
+    "log_days_since_last": "long since the last visit",
 }
+
+
+#: RiskAssessments made inside ``deferred_assessments``, by key, written together when the block ends.
+_PENDING: ContextVar[dict[str, dict] | None] = ContextVar("noshow_pending_assessments", default=None)
+
+
+@contextlib.asynccontextmanager
+async def deferred_assessments(store: FhirStore) -> AsyncIterator[None]:
+    """Assess many bookings, then write all their RiskAssessments in one store.apply (only if the block
+    succeeds); inside, a booking assessed twice is assessed once."""
+    pending: dict[str, dict] = {}
+    token = _PENDING.set(pending)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+    if pending:
+        await store.apply([Operation("POST", "RiskAssessment", resource=r) for r in pending.values()])
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,16 +88,18 @@ async def _read(store: FhirStore, ref: str | None) -> dict | None:
 
 async def assess_appointment(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> dict:
     """The appointment's RiskAssessment, written once per appointment and start."""
+    pending = _PENDING.get()
+    if pending is not None and assessment_key(appointment) in pending:
+        return pending[assessment_key(appointment)]
     criteria = urlencode({"identifier": f"{RISK_SYSTEM}|{assessment_key(appointment)}"})
     existing = await store.match_one("RiskAssessment", criteria, what="no-show risk")
     if existing is not None and existing.content:
         return existing.content
     ref = patient_ref(appointment)
     patient = await _read(store, ref)
-    earlier = await store.search(
-        "Appointment", [("patient", ref or ""), ("date", f"lt{appointment.get('start', '')}"), ("_count", "500")]
-    )
-    history = History.of([a for a in earlier.matches if a["id"] != appointment["id"]])
+    # All of the patient's appointments: History counts only what was known at this booking's instant.
+    theirs = await store.search("Appointment", [("patient", ref or ""), ("_count", "500")])
+    history = History.of([a for a in theirs.matches if a["id"] != appointment["id"]])
     reminders = await store.search(
         "Communication", [("based-on", f"Appointment/{appointment['id']}"), ("status", "completed"), ("_count", "5")]
     )
@@ -113,6 +141,9 @@ async def assess_appointment(store: FhirStore, appointment: dict, *, settings: S
     }
     if ref:
         assessment["subject"] = {"reference": ref}
+    if pending is not None:
+        pending[assessment_key(appointment)] = assessment
+        return assessment
     return (await store.create(assessment)).content or assessment  # absent: checked above, in this transaction
 
 

@@ -1,8 +1,25 @@
 """Features of a booked appointment, from its FHIR resources, as known at prediction time.
 
-``History`` holds the patient's earlier appointments (start, status) sorted by start; ``prior_counts`` counts
-only those that started before the booking was made (Appointment.created), so a model never learns from the
-future.
+``History`` holds the patient's appointments (start, status, booked) sorted by start; every count it gives is
+taken at the booking instant (Appointment.created): outcomes only of appointments that started before it, other
+bookings only if they were made at or before it. A model trained on these never learns from the future.
+
+Each feature, and the FHIR it comes from (all readable when the booking arrives):
+
+- lead time (``log_lead_days`` and the ``lead_*`` bins): Appointment.start - Appointment.created;
+- ``prior_noshows``, ``any_prior_noshow``, ``prior_cancellations``, ``log_prior_visits``: the patient's
+  Appointments with status noshow / cancelled / fulfilled-arrived-checked-in that started before the booking;
+- ``prior_noshow_rate``: those no-shows over the attended-or-missed ones, smoothed towards 0.2 (one pseudo-visit),
+  minus 0.2 so that no history is the reference level 0;
+- ``log_days_since_last``: days from the patient's last earlier appointment to the booking (0 when none);
+- ``open_bookings``: the patient's other appointments booked at or before this booking and starting after it;
+- ``same_day_bookings``: the patient's other appointments booked earlier the same day (a booking session);
+- ``booked_afternoon``: the booking was made after 12:00 UTC (Appointment.created);
+- age bins and polynomial: Patient.birthDate at the appointment date;
+- weekday and hour of the appointment: Appointment.start;
+- ``first_visit``: no earlier visit and no FOLLOWUP appointmentType; ``confirmed``: the patient participant
+  accepted; ``reminders`` (and ``reminders_x_log_lead``): completed Communications based on the Appointment;
+- ``log_distance_km``: Patient address geolocation to the Location position; ``service_*``: serviceType codes.
 """
 
 from __future__ import annotations
@@ -10,7 +27,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from fhircrm.timers.clock import parse_fhir_datetime
 
@@ -43,9 +60,15 @@ FEATURES: tuple[str, ...] = (
     "weekend",
     "hour_early",
     "hour_late",
+    "prior_noshow_rate",
+    "log_days_since_last",
+    "open_bookings",
+    "same_day_bookings",
+    "booked_afternoon",
     "first_visit",
     "confirmed",
     "reminders",
+    "reminders_x_log_lead",
     "log_distance_km",
     *(f"service_{line}" for line in SERVICE_LINES),
 )
@@ -53,15 +76,26 @@ FEATURES: tuple[str, ...] = (
 
 @dataclass(slots=True)
 class History:
-    """One patient's appointments: sorted starts with their statuses."""
+    """One patient's appointments: sorted starts with their statuses and booking instants (None: unknown)."""
 
     starts: list[datetime] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    booked: list[datetime | None] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, appointments: list[dict]) -> History:
-        pairs = sorted((parse_fhir_datetime(a["start"]), a.get("status", "")) for a in appointments if a.get("start"))
-        return cls([p[0] for p in pairs], [p[1] for p in pairs])
+        rows = sorted(
+            (
+                parse_fhir_datetime(a["start"]),
+                a.get("status", ""),
+                parse_fhir_datetime(a["created"]) if a.get("created") else None,
+                a.get("id", ""),
+            )
+            for a in appointments
+            if a.get("start")
+        )
+        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
 
     def prior_counts(self, before: datetime) -> tuple[int, int, int]:
         """(no-shows, cancellations, visits) among appointments that started before ``before``."""
@@ -71,6 +105,23 @@ class History:
             sum(s == "cancelled" for s in earlier),
             sum(s in VISITED for s in earlier),
         )
+
+    def last_start(self, before: datetime) -> datetime | None:
+        index = bisect.bisect_left(self.starts, before)
+        return self.starts[index - 1] if index else None
+
+    def bookings_known(self, at: datetime, *, exclude: str) -> tuple[int, int]:
+        """(open, same-day): other appointments booked at or before ``at`` that start after it, and those
+        booked earlier on the same calendar day."""
+        first = bisect.bisect_right(self.starts, at)
+        open_ = same_day = 0
+        for i in range(len(self.starts)):
+            made = self.booked[i]
+            if made is None or made > at or self.ids[i] == exclude:
+                continue
+            open_ += i >= first
+            same_day += made.date() == at.date()
+        return open_, same_day
 
 
 def booked_at(appointment: dict, fallback: datetime) -> datetime:
@@ -133,6 +184,8 @@ def appointment_features(
     booked = min(booked_at(appointment, now), start)
     lead_days = max((start - booked).total_seconds() / 86400, 0.0)
     noshows, cancellations, visits = history.prior_counts(booked)
+    last = history.last_start(booked)
+    open_bookings, same_day_bookings = history.bookings_known(booked, exclude=appointment.get("id", ""))
     age = age_on((patient or {}).get("birthDate"), start.date())
     codes = {c.get("code") for c in appointment.get("appointmentType", {}).get("coding", [])}
     lines = {
@@ -171,9 +224,15 @@ def appointment_features(
         "weekend": float(weekday >= 5),
         "hour_early": float(0 < hour < 10),
         "hour_late": float(hour >= 16),
+        "prior_noshow_rate": (noshows + 0.2) / (noshows + visits + 1) - 0.2,  # 0 with no history
+        "log_days_since_last": math.log1p(max((booked - last).total_seconds() / 86400, 0.0)) if last else 0.0,
+        "open_bookings": float(min(open_bookings, 5)),
+        "same_day_bookings": float(min(same_day_bookings, 5)),
+        "booked_afternoon": float(booked.astimezone(UTC).hour >= 12),
         "first_visit": float("FOLLOWUP" not in codes and visits == 0),
         "confirmed": float(accepted),
         "reminders": float(min(reminders, 3)),
+        "reminders_x_log_lead": float(min(reminders, 3)) * math.log1p(lead_days),
         "log_distance_km": math.log1p(distance) if distance is not None else 0.0,
     }
     for line in SERVICE_LINES:

@@ -15,7 +15,10 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.!]?\s*$")
 
 
 def is_survey(comm: dict) -> bool:
-    """Was ``comm`` sent for the survey purpose (the channel layer codes the purpose in reasonCode)?"""
+    """Was ``comm`` a survey invitation: sent for the survey purpose (the channel layer codes the purpose in
+    reasonCode or category), or on a survey topic (``survey:<touchpoint>``)?"""
+    if str((comm.get("topic") or {}).get("text") or "").startswith("survey:"):
+        return True
     return any(
         c.get("system") == CONTACT_PURPOSE_SYSTEM and c.get("code") == "survey"
         for concept in (*comm.get("reasonCode", []), *comm.get("category", []))

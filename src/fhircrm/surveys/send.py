@@ -43,10 +43,12 @@ async def send_survey(
     about: list[str] | None = None,
     channel: str | None = None,
     context: dict | None = None,
+    nonce: str | None = None,
 ) -> SurveyOutcome:
     """Queue a survey invitation to ``patient`` unless fatigue rules forbid it. The Communication is about the
     Questionnaire (and ``about``: the Encounter, Appointment or Task surveyed) and its topic names the
-    touchpoint, so a reply by SMS can be matched to the survey."""
+    touchpoint, so a reply by SMS can be matched to the survey. A fixed ``nonce`` (a journey's planned message)
+    makes sending twice queue one invitation."""
     if touchpoint not in TOUCHPOINTS:
         raise Unprocessable(f"unknown touchpoint {touchpoint!r}")
     patient_ref = f"Patient/{patient.split('/', 1)[-1]}"
@@ -59,7 +61,7 @@ async def send_survey(
         patient=patient_ref.split("/", 1)[1],
         questionnaire=questionnaire_url,
         touchpoint=touchpoint,
-        nonce=new_nonce(),
+        nonce=nonce or new_nonce(),
         expires=int((now + timedelta(days=settings.surveys_link_days)).timestamp()),
         about=tuple(about or ()),
     )

@@ -54,7 +54,7 @@ def verify(token: str, settings: Settings, now: datetime) -> Invitation:
     """The invitation a token carries; NotFound when forged or malformed, Gone when expired."""
     payload, _, mac = token.partition(".")
     expected = _b64(hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest())
-    if not mac or not hmac.compare_digest(mac, expected):
+    if not mac or not hmac.compare_digest(mac.encode(), expected.encode()):
         raise NotFound("unknown survey link")
     try:
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

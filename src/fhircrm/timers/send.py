@@ -77,8 +77,7 @@ async def message_context(store: FhirStore, request: dict, settings: Settings) -
         actor = participant.get("actor") or {}
         if actor.get("reference", "").startswith("Location/") and actor.get("display"):
             context["clinic_name"] = actor["display"]
-    if data.get("questionnaire"):
-        context["survey_link"] = f"{settings.base_url}/Questionnaire?url={data['questionnaire']}"
+    # a survey's link is signed by fhircrm.surveys (send_message hands survey steps to it), never built here
     return {**data, **context}
 
 
@@ -102,6 +101,19 @@ async def send_message(store: FhirStore, request: dict, now: datetime) -> None:
     settings = get_settings()
     template = template_of(request) or "generic"
     context = await message_context(store, request, settings)
+    if context.get("questionnaire") and patient_of(request):  # send-survey: signed link and fatigue rules
+        from fhircrm.surveys.planned import send_planned_survey
+
+        await send_planned_survey(
+            store,
+            request_id=request["id"],
+            patient=patient_of(request) or "",
+            context=context,
+            channel=channel_of(request),
+            settings=settings,
+            now=now,
+        )
+        return
     arguments = {
         "patient": patient_of(request),
         "purpose": purpose_of(request) or "care-coordination",

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fhircrm.channels.codes import OUTBOUND_CHANNELS
 from fhircrm.channels.providers import provider_for
 from fhircrm.config import Settings
-from fhircrm.deps import ServiceStoreDep
+from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.ui.access import require_signed_in_user
 from fhircrm.ui.common import page
@@ -32,7 +32,7 @@ def _subscription_row(sub: dict) -> dict:
 
 
 @router.get("/admin", name="admin")
-async def admin_page(request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def admin_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_signed_in_user(session)
     settings: Settings = request.app.state.settings
     subs = (await store.search("Subscription", [("_count", "100")])).matches

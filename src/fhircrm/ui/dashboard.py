@@ -1,4 +1,5 @@
-"""The numbers behind the dashboard, computed from Appointments, RiskAssessments, inbox threads and Tasks."""
+"""The numbers behind the dashboard: rates and confirmations counted in the database, response times from the
+inbox threads, the SLA mix of the open worklist."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from fhircrm.channels.codes import extension
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, INBOX_SYSTEM
 from fhircrm.inbox.threads import channel_of
+from fhircrm.indicators.dashboard import dashboard_figures
 from fhircrm.ui import worklist
-from fhircrm.ui.fetch import all_of, code, display, parse_instant, ref_id
+from fhircrm.ui.fetch import all_of, parse_instant
 
 WEEKS = 12
-ATTENDED = ("fulfilled", "arrived", "checked-in")
-ACTIVE = ("booked", "pending", "proposed", "arrived", "checked-in")
 
 
 @dataclass
@@ -33,63 +33,14 @@ class Rate:
         return 100.0 * self.noshow / self.total if self.total else 0.0
 
 
-def _actor(appt: dict, kind: str) -> dict:
-    return next((p.get("actor") or {} for p in appt.get("participant", []) if ref_id(p.get("actor"), kind)), {})
+def _rates(figures: dict) -> dict:
+    """The database figures (``fhircrm.indicators.dashboard``) as the ``Rate`` objects the charts draw."""
 
+    def rate(d: dict) -> Rate:
+        return Rate(noshow=d["noshow"], attended=d["attended"])
 
-def _bands(risks: list[dict]) -> dict[str, str]:
-    out = {}
-    for risk in risks:
-        band = code(((risk.get("prediction") or [{}])[0]).get("qualitativeRisk")) or "unknown"
-        for basis in risk.get("basis", []):
-            if ident := ref_id(basis, "Appointment"):
-                out[ident] = band
-    return out
-
-
-def noshow_rates(appointments: list[dict], bands: dict[str, str], now: datetime) -> dict:
-    groups: dict[str, dict[str, Rate]] = {k: defaultdict(Rate) for k in ("service", "location", "provider", "band")}
-    weekly: dict[int, Rate] = defaultdict(Rate)
-    overall = Rate()
-    for appt in appointments:
-        status = appt.get("status")
-        start = parse_instant(appt.get("start"))
-        if status not in (*ATTENDED, "noshow") or start is None or start > now:
-            continue
-        keys = {
-            "service": display((appt.get("serviceType") or [None])[0]) or "unspecified",
-            "location": _actor(appt, "Location").get("display") or "unspecified",
-            "provider": (_actor(appt, "PractitionerRole") or _actor(appt, "Practitioner")).get("display") or "-",
-            "band": bands.get(appt["id"], "not assessed"),
-        }
-        week = int((now - start).days // 7)
-        for rate in (overall, weekly[week], *(groups[g][k] for g, k in keys.items())):
-            if status == "noshow":
-                rate.noshow += 1
-            else:
-                rate.attended += 1
-    trend = []
-    for week in range(WEEKS - 1, -1, -1):
-        rate = weekly.get(week)
-        label = (now - timedelta(weeks=week)).strftime("%d %b")
-        trend.append((label, rate.percent if rate and rate.total else None))
-    return {"overall": overall, "groups": groups, "trend": trend}
-
-
-def confirmations(appointments: list[dict], now: datetime) -> dict:
-    upcoming = [
-        a
-        for a in appointments
-        if a.get("status") in ACTIVE and (s := parse_instant(a.get("start"))) and now <= s <= now + timedelta(days=14)
-    ]
-    confirmed = sum(1 for a in upcoming if _actor_status(a) == "accepted")
-    freed = {ref_id(s) for a in appointments if a.get("status") == "cancelled" for s in a.get("slot", [])}
-    refilled = {ref_id(s) for a in appointments if a.get("status") in (*ACTIVE, *ATTENDED) for s in a.get("slot", [])}
-    return {"upcoming": len(upcoming), "confirmed": confirmed, "freed": len(freed), "recovered": len(freed & refilled)}
-
-
-def _actor_status(appt: dict) -> str | None:
-    return next((p.get("status") for p in appt.get("participant", []) if ref_id(p.get("actor"), "Patient")), None)
+    groups = {g: {label: rate(r) for label, r in rates.items()} for g, rates in figures["groups"].items()}
+    return {"overall": rate(figures["overall"]), "groups": groups, "trend": figures["trend"]}
 
 
 def response_times(threads: list[dict]) -> dict[str, dict]:
@@ -116,11 +67,11 @@ def response_times(threads: list[dict]) -> dict[str, dict]:
 
 
 async def gather(store: FhirStore) -> dict:
+    """No-show rates and confirmations are counted in the database (exact at any size); response times and
+    the SLA mix come from the inbox threads and the open worklist."""
     now = datetime.now(UTC)
     since = (now - timedelta(weeks=WEEKS)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    until = (now + timedelta(days=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    appointments = await all_of(store, "Appointment", [("date", f"ge{since}"), ("date", f"le{until}")])
-    risks = await all_of(store, "RiskAssessment", [("date", f"ge{since}")])
+    figures = await dashboard_figures(store, now)
     threads = await all_of(store, "Task", [("code", f"{INBOX_SYSTEM}|conversation"), ("_lastUpdated", f"ge{since}")])
     open_tasks = await worklist.load(store, worklist.Filters(), me=None, members=None)
     sla_counts: dict[str, int] = defaultdict(int)
@@ -128,8 +79,8 @@ async def gather(store: FhirStore) -> dict:
         sla_counts[row["sla"]["state"]] += 1
     return {
         "now": now,
-        "rates": noshow_rates(appointments, _bands(risks), now),
-        "confirmations": confirmations(appointments, now),
+        "rates": _rates(figures),
+        "confirmations": figures["confirmations"],
         "channels": response_times(threads),
         "sla": dict(sla_counts),
         "open_tasks": len(open_tasks),

@@ -6,7 +6,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
-from fhircrm.deps import ServiceStoreDep
+from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.ui import charts, dashboard
 from fhircrm.ui.access import require_signed_in_user
@@ -33,7 +33,7 @@ def _rate_bars(rates: dict, limit: int = 8) -> list[charts.Bar]:
     ]
 
 
-async def _cached(request: Request, store: ServiceStoreDep) -> dict:
+async def _cached(request: Request, store: SessionStoreDep) -> dict:
     """The figures, recomputed at most once a minute per process: they aggregate months of visits, and a
     minute-old dashboard is as good as a fresh one (``?refresh=1`` forces a recount)."""
     cached = getattr(request.app.state, "ui_dashboard", None)
@@ -45,7 +45,7 @@ async def _cached(request: Request, store: ServiceStoreDep) -> dict:
 
 
 @router.get("/dashboard", name="dashboard")
-async def dashboard_page(request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def dashboard_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_signed_in_user(session)
     data = await _cached(request, store)
     groups = data["rates"]["groups"]

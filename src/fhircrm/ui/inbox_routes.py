@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from fhircrm.deps import ServiceStoreDep
+from fhircrm.deps import SessionStoreDep
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox import routes as inbox_api
 from fhircrm.inbox import threads
@@ -53,7 +53,7 @@ async def _threads(store: FhirStore, status: str) -> list[dict]:
 
 
 @router.get("/inbox", name="inbox")
-async def inbox_page(request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def inbox_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "search", "Communication")
     status = request.query_params.get("status", "open")
     status = status if status in ("open", "closed", "all") else "open"
@@ -63,7 +63,7 @@ async def inbox_page(request: Request, session: AppSessionDep, store: ServiceSto
 
 
 @router.get("/inbox/threads/{thread_id}", name="inbox_thread")
-async def thread_page(thread_id: str, request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def thread_page(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "read", "Communication")
     thread = await threads.read_thread(store, thread_id)
     if threads.state_of(thread) == "unread":
@@ -87,7 +87,7 @@ async def thread_page(thread_id: str, request: Request, session: AppSessionDep, 
 
 
 @router.post("/inbox/threads/{thread_id}/reply", name="inbox_reply")
-async def reply(thread_id: str, request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def reply(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "create", "Communication")
     form = await form_of(request, session)
     text = (form.get("text") or REPLIES.get(form.get("template", ""), "")).strip()
@@ -98,7 +98,7 @@ async def reply(thread_id: str, request: Request, session: AppSessionDep, store:
 
 
 @router.post("/inbox/threads/{thread_id}/escalate", name="inbox_escalate")
-async def escalate(thread_id: str, request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def escalate(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "create", "Task")
     form = await form_of(request, session)
     if form.get("code") not in ESCALATIONS:
@@ -109,7 +109,7 @@ async def escalate(thread_id: str, request: Request, session: AppSessionDep, sto
 
 
 @router.post("/inbox/threads/{thread_id}/close", name="inbox_close")
-async def close(thread_id: str, request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def close(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "update", "Task")
     form = await form_of(request, session)
     await threads.close(store, thread_id, resolution=str(form.get("resolution", ""))[:2000])

@@ -1,7 +1,8 @@
-"""What every page of the app shares: the templates, HTML error pages, CSRF and the security headers.
+"""What every page of the app shares: the templates, HTML error pages and CSRF.
 
 ``PageRoute`` is the route class of the UI and app routers: it turns refusals and FHIR errors into HTML pages
-(not OperationOutcomes) and adds the security headers to every response, so no middleware is needed.
+(not OperationOutcomes). The security headers (CSP with the EHR frame-ancestors, HSTS, nosniff) come from the
+app-wide middleware in ``fhircrm.security.headers``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 
 log = logging.getLogger(__name__)
@@ -48,25 +48,6 @@ class Forbidden(PageError):
     title = "Not allowed"
 
 
-def content_security_policy(settings: Settings) -> str:
-    ancestors = " ".join(["'self'", *settings.app_frame_ancestors])
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        f"form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}"
-    )
-
-
-def secure_headers(request: Request, response: Response) -> None:
-    settings: Settings = request.app.state.settings
-    response.headers["Content-Security-Policy"] = content_security_policy(settings)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers.setdefault("Cache-Control", "no-store")
-    forwarded = request.headers.get("x-forwarded-proto", "")
-    if request.url.scheme == "https" or forwarded == "https":
-        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-
-
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
     return templates.TemplateResponse(
         request, "error.html", {"title": title, "message": message, "session": None}, status_code=status
@@ -87,8 +68,7 @@ class PageRoute(APIRoute):
                 else:
                     log.info("ui request refused: %s", type(exc).__name__)
                     response = error_page(request, exc.status, "Request refused", str(exc))
-            secure_headers(request, response)
-            return response
+            return response  # security headers: fhircrm.security.headers, for every route
 
         return route
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from fhircrm.deps import ServiceStoreDep
+from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui import actions, worklist
@@ -32,7 +32,7 @@ def _return_to(form: dict) -> str:
 
 
 @router.get("/worklist", name="worklist")
-async def worklist_page(request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def worklist_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "search", "Task")
     filters = worklist.Filters.of(dict(request.query_params))
     members = await worklist.segment_members(store, filters.segment) if filters.segment else None
@@ -52,7 +52,7 @@ async def worklist_page(request: Request, session: AppSessionDep, store: Service
     )
 
 
-async def _one(store: ServiceStoreDep, session: AppSession, task_id: str, form: dict) -> None:
+async def _one(store: SessionStoreDep, session: AppSession, task_id: str, form: dict) -> None:
     action = form.get("action", "")
     if action == "claim":
         if not session.fhir_user:
@@ -67,7 +67,7 @@ async def _one(store: ServiceStoreDep, session: AppSession, task_id: str, form: 
 
 
 @router.post("/worklist/tasks/{task_id}", name="worklist_task")
-async def task_action(task_id: str, request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def task_action(task_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     require_user(session, "update", "Task")
     form = await form_of(request, session)
     await _one(store, session, task_id, form)
@@ -75,7 +75,7 @@ async def task_action(task_id: str, request: Request, session: AppSessionDep, st
 
 
 @router.post("/worklist/bulk", name="worklist_bulk")
-async def bulk_action(request: Request, session: AppSessionDep, store: ServiceStoreDep) -> Response:
+async def bulk_action(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     """One transaction: every selected task changes, or (on any refusal) none does."""
     require_user(session, "update", "Task")
     form = await form_of(request, session)

@@ -102,6 +102,8 @@ async def accept_offer(store: FhirStore, *, slot_id: str, entry_id: str, now: da
     }
     if content.get("end"):
         booked["end"] = content["end"]
+    if content.get("slot"):  # the freed Slot now carries a live Appointment: the recovered-slots indicator
+        booked["slot"] = content["slot"]
     booked.pop("requestedPeriod", None)
     outcome = await store.update("Appointment", entry_id, booked)
     await revoke_timers(store, based_on=f"Appointment/{slot_id}", key_prefixes=("waitlist-hold:",))

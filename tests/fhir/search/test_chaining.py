@@ -78,3 +78,27 @@ async def test_chain_with_a_type_the_reference_cannot_hold_is_refused(client: ht
 async def test_a_refused_chain_names_the_parameter(client: httpx.AsyncClient) -> None:
     response = await client.get("/Observation", params={"subject:Patient.nonsense": "x"})
     assert response.json()["issue"][0]["expression"] == ["subject:Patient.nonsense"]
+
+
+def _group(*members: dict) -> dict:
+    return {"resourceType": "Group", "type": "person", "actual": True, "member": [{"entity": m} for m in members]}
+
+
+async def test_chain_into_a_reverse_link_keeps_the_reverse_link(client: httpx.AsyncClient) -> None:
+    ada = await create(client, patient())
+    bob = await create(client, patient())
+    cohort = await create(client, _group(ref(ada)))
+    await create(client, _group(ref(bob)))
+    hit = await create(client, appointment(start="2025-01-01T09:00:00Z", patient=ref(ada)))
+    await create(client, appointment(start="2025-01-01T10:00:00Z", patient=ref(bob)))
+    found = await search(client, "Appointment", {"patient:Patient._has:Group:member:_id": cohort["id"]})
+    assert ids(found) == {hit["id"]}
+
+
+async def test_chain_into_a_reverse_link_without_a_type_modifier_matches(client: httpx.AsyncClient) -> None:
+    ada = await create(client, patient())
+    cohort = await create(client, _group(ref(ada)))
+    hit = await create(client, appointment(start="2025-01-01T09:00:00Z", patient=ref(ada)))
+    await create(client, appointment(start="2025-01-01T10:00:00Z", patient=ref(await create(client, patient()))))
+    found = await search(client, "Appointment", {"patient._has:Group:member:_id": cohort["id"]})
+    assert ids(found) == {hit["id"]}

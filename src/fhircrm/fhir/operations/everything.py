@@ -25,6 +25,8 @@ from fhircrm.fhir.search.registry import registry, sp_hash
 from fhircrm.fhir.sql import reader
 from fhircrm.fhir.sql.tables import idx_reference, resource
 from fhircrm.fhir.store import FhirStore
+from fhircrm.security.consent import hidden_from_export
+from fhircrm.smart import AccessDep
 
 router = APIRouter()
 
@@ -55,6 +57,7 @@ async def everything(
     types: tuple[str, ...] = (),
     offset: int = 0,
     count: int | None = None,
+    hidden_types: tuple[str, ...] = (),
 ) -> Page:
     """A page of the patient's compartment, the patient first, then by storage order (stable for paging)."""
     patient = await store.read("Patient", patient_id)
@@ -72,6 +75,8 @@ async def everything(
     )
     if types:
         query = query.where(resource.c.res_type.in_(types))
+    if hidden_types:  # consent: an objecting patient's engagement data (fhircrm.security.consent)
+        query = query.where(resource.c.res_type.not_in(hidden_types))
     if since is not None:
         query = query.where(resource.c.last_updated >= since)
     query = query.order_by(sa.case((resource.c.id == patient.res_pk, 0), else_=1), resource.c.id)
@@ -87,7 +92,9 @@ async def everything(
 
 
 @router.api_route("/Patient/{patient_id}/$everything", methods=["GET", "POST"], summary="Patient $everything")
-async def patient_everything(patient_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> FhirResponse:
+async def patient_everything(
+    patient_id: str, request: Request, store: StoreDep, settings: SettingsDep, access: AccessDep
+) -> FhirResponse:
     check_format(request)
     params = dict(request.query_params)
     if request.method == "POST" and request.headers.get("content-length", "0") != "0":
@@ -95,7 +102,10 @@ async def patient_everything(patient_id: str, request: Request, store: StoreDep,
     since = _since(params.get("_since"))
     types = tuple(t.strip() for t in params.get("_type", "").split(",") if t.strip())
     offset, count = _whole(params, "_offset") or 0, _whole(params, "_count")
-    page = await everything(store, patient_id, since=since, types=types, offset=offset, count=count)
+    hidden = await hidden_from_export(store, settings, patient_id, access)
+    page = await everything(
+        store, patient_id, since=since, types=types, offset=offset, count=count, hidden_types=hidden
+    )
     pairs = [(k, params[k]) for k in ("_since", "_type") if k in params]
     bundle = {
         "resourceType": "Bundle",

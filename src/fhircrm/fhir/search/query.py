@@ -57,8 +57,16 @@ class Chain:
 
 
 @dataclass(frozen=True, slots=True)
+class Has:
+    """One reverse link (``_has:source_type:param``): some ``source_type`` whose ``param`` points here matches."""
+
+    source_type: str
+    param: SearchParam
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
-    """``param[:modifier]=v1,v2`` (after following ``chain`` or a reverse ``has`` link)."""
+    """``param[:modifier]=v1,v2`` (after following the ``chain`` of forward and reverse ``_has`` links, in order)."""
 
     resource_type: str  # the type ``param`` belongs to (after chaining)
     code: str
@@ -66,8 +74,9 @@ class Filter:
     param: SearchParam | None  # None for _id / _lastUpdated (columns of the resource table)
     modifier: str | None
     values: tuple[str, ...]
-    chain: tuple[Chain, ...] = ()
-    has: tuple[tuple[str, SearchParam], ...] = ()  # (_has type, its reference parameter), outermost first
+    #: the links to follow, outermost first: forward (``subject:Patient.``) and reverse (``_has:Group:member:``)
+    #: ones in any order, so ``patient._has:Group:member:_id=g`` keeps the reverse link after the forward one
+    chain: tuple[Chain | Has, ...] = ()
     raw_name: str = ""
     raw_value: str = ""
     #: this server's FHIR base: absolute references under it are local ones (set by the compiler)
@@ -126,7 +135,10 @@ def _chain_targets(param: SearchParam, type_modifier: str | None, next_code: str
         if param.targets and type_modifier not in param.targets:
             raise BadRequest(f"{param.code} cannot refer to {type_modifier}")
         return (type_modifier,)
-    targets = tuple(t for t in param.targets if _param(t, next_code) or next_code in SPECIAL_FILTERS)
+    if next_code == "_has":  # a reverse link can point at any resource type
+        targets = param.targets
+    else:
+        targets = tuple(t for t in param.targets if _param(t, next_code) or next_code in SPECIAL_FILTERS)
     if not targets:
         raise BadRequest(f"no target type of {param.code} has a search parameter {next_code}")
     return targets
@@ -135,7 +147,7 @@ def _chain_targets(param: SearchParam, type_modifier: str | None, next_code: str
 def _parse_has(resource_type: str, name: str, value: str) -> Filter:
     # _has:Type:refParam:param[:modifier] (nesting allowed: _has:A:ref:_has:B:ref2:param)
     parts = name.split(":")
-    has: list[tuple[str, SearchParam]] = []
+    has: list[Has] = []
     target = resource_type
     while parts and parts[0] == "_has":
         if len(parts) < 4:
@@ -146,7 +158,7 @@ def _parse_has(resource_type: str, name: str, value: str) -> Filter:
         ref = _param(source_type, ref_code)
         if ref is None or ref.type != "reference":
             raise BadRequest(f"{source_type}.{ref_code} is not a reference search parameter")
-        has.append((source_type, ref))
+        has.append(Has(source_type, ref))
         target = source_type
         parts = parts[3:]
     inner = _parse_filter(target, ":".join(parts), value)
@@ -159,8 +171,7 @@ def _parse_has(resource_type: str, name: str, value: str) -> Filter:
         param=inner.param,
         modifier=inner.modifier,
         values=inner.values,
-        chain=inner.chain,
-        has=tuple(has),
+        chain=(*has, *inner.chain),
         raw_name=name,
         raw_value=value,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from fhircrm.errors import BadRequest
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET, RESOURCE_TYPES
 from fhircrm.fhir.search.extract import identifier_code
-from fhircrm.fhir.search.query import Filter, SearchQuery, parse
+from fhircrm.fhir.search.query import Chain, Filter, Has, SearchQuery, parse
 from fhircrm.fhir.search.registry import registry, sp_hash
 from fhircrm.fhir.sql import conditions
 from fhircrm.fhir.sql.tables import idx_date, idx_reference, idx_token, resource
@@ -124,6 +124,7 @@ def _param_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
 def _chained_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     """``subject:Patient.name=x``: target's reference points at a resource matching the rest of the chain."""
     link, rest = f.chain[0], f.chain[1:]
+    assert isinstance(link, Chain)
     ors = []
     for target_type in link.target_types:
         referenced = resource.alias()
@@ -148,9 +149,11 @@ def _chained_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
 
 def _has_condition(f: Filter, target: sa.FromClause, target_type: str) -> ColumnElement[bool]:
     """``_has:Task:focus:status=ready``: some Task whose ``focus`` points at target matches status=ready."""
-    (source_type, ref_param), rest = f.has[0], f.has[1:]
+    link, rest = f.chain[0], f.chain[1:]
+    assert isinstance(link, Has)
+    source_type, ref_param = link.source_type, link.param
     source = resource.alias()
-    inner = replace(f, has=rest)
+    inner = replace(f, chain=rest)
     pointing = (
         sa.select(idx_reference.c.target_id)
         .join(source, source.c.id == idx_reference.c.res_pk)
@@ -166,7 +169,7 @@ def _has_condition(f: Filter, target: sa.FromClause, target_type: str) -> Column
 
 
 def _filter_condition(f: Filter, target: sa.FromClause, target_type: str | None = None) -> ColumnElement[bool]:
-    if f.has:
+    if f.chain and isinstance(f.chain[0], Has):
         return _has_condition(f, target, target_type or f.resource_type)
     if f.chain:
         return _chained_condition(f, target)
@@ -187,7 +190,6 @@ def _merged_date_filters(filters: list[Filter]) -> tuple[list[ColumnElement[bool
             and f.param is not None
             and f.param.resource_type != "Resource"
             and not f.chain
-            and not f.has
             and f.modifier is None
             and len(f.values) == 1
         )
@@ -232,7 +234,7 @@ def _selects_by_type(f: Filter) -> bool:
     The type condition is then redundant, and leaving it out keeps SQLite (which has no statistics) from
     scanning every resource of the type instead of starting from the index lookup.
     """
-    if f.has or f.param is None or f.param.resource_type == "Resource":
+    if (f.chain and isinstance(f.chain[0], Has)) or f.param is None or f.param.resource_type == "Resource":
         return False
     return f.modifier not in ("not", "missing")
 
