@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -52,8 +53,9 @@ def ehr_jwks(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404)
 
 
-@pytest.fixture
-async def secured(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def secured_app(engine: AsyncEngine, database_url: str, **extra: Any) -> AsyncIterator[FastAPI]:
+    """fhircrm checking SMART tokens of the test EHR (``extra``: more settings, e.g. a channel provider)."""
     settings = Settings(
         environment="test",
         database_url=database_url,
@@ -61,12 +63,19 @@ async def secured(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator
         auth_mode="jwt",
         auth_issuer=EHR_ISSUER,
         auth_jwks_url=EHR_JWKS,
+        **extra,
     )
     app = create_app(settings, migrate=False)
-    app.state.engine = clean_engine
+    app.state.engine = engine
     async with httpx.AsyncClient(transport=httpx.MockTransport(ehr_jwks)) as http:
         app.state.http = http
         install_resource_server(app, settings, http)
+        yield app
+
+
+@pytest.fixture
+async def secured(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
+    async with secured_app(clean_engine, database_url) as app:
         yield app
 
 

@@ -13,12 +13,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.channels.support import TWILIO
-from tests.security.conftest import EHR_ISSUER, EHR_JWKS, FHIR_BASE, ehr_jwks, token
+from tests.security.conftest import secured_app, token
 
-from fhircrm.app import create_app
 from fhircrm.channels.signatures import twilio_signature
 from fhircrm.config import Settings
-from fhircrm.smart import install_resource_server
 from fhircrm.stores import open_store
 from fhircrm.surveys import send_survey
 from fhircrm.surveys.codes import NPS_URL
@@ -29,21 +27,7 @@ PHONE = "+15551239876"
 
 @pytest.fixture
 async def jwt_app(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        environment="test",
-        database_url=database_url,
-        base_url=FHIR_BASE,
-        auth_mode="jwt",
-        auth_issuer=EHR_ISSUER,
-        auth_jwks_url=EHR_JWKS,
-        channels_public_url=PUBLIC_URL,
-        **TWILIO,
-    )
-    app = create_app(settings, migrate=False)
-    app.state.engine = clean_engine
-    async with httpx.AsyncClient(transport=httpx.MockTransport(ehr_jwks)) as http:
-        app.state.http = http
-        install_resource_server(app, settings, http)
+    async with secured_app(clean_engine, database_url, channels_public_url=PUBLIC_URL, **TWILIO) as app:
         yield app
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from fhircrm.deps import StoreDep
 from fhircrm.errors import BadRequest
@@ -16,7 +17,17 @@ from fhircrm.timers.clock import current_time, parse_fhir_datetime
 router = APIRouter(prefix="/api/indicators", tags=["indicators"])
 
 
-def _slice(request: Request, start: str | None, end: str | None, **dims: str | None) -> Slice:
+def _slice(
+    request: Request,
+    start: str | None = None,
+    end: str | None = None,
+    location: str | None = None,
+    provider: str | None = None,
+    service_line: str | None = None,
+    channel: str | None = None,
+    segment: str | None = None,
+) -> Slice:
+    """The period (default: the last 30 days) and dimensions an indicator is computed over."""
     now = current_time(request.app.state.settings)
     try:
         until = parse_fhir_datetime(end) if end else now
@@ -25,31 +36,16 @@ def _slice(request: Request, start: str | None, end: str | None, **dims: str | N
         raise BadRequest("start and end are FHIR dateTimes") from exc
     if since >= until:
         raise BadRequest("start must be before end")
-    return Slice(since, until, **dims)
+    return Slice(
+        since, until, location=location, provider=provider, service_line=service_line, channel=channel, segment=segment
+    )
+
+
+SliceDep = Annotated[Slice, Depends(_slice)]
 
 
 @router.get("")
-async def all_indicators(
-    request: Request,
-    store: StoreDep,
-    start: str | None = None,
-    end: str | None = None,
-    location: str | None = None,
-    provider: str | None = None,
-    service_line: str | None = None,
-    channel: str | None = None,
-    segment: str | None = None,
-) -> dict:
-    s = _slice(
-        request,
-        start,
-        end,
-        location=location,
-        provider=provider,
-        service_line=service_line,
-        channel=channel,
-        segment=segment,
-    )
+async def all_indicators(store: StoreDep, s: SliceDep) -> dict:
     return {"slice": s.describe(), "indicators": await compute_all(store, s)}
 
 
@@ -58,25 +54,9 @@ async def one_indicator(
     indicator: str,
     request: Request,
     store: StoreDep,
-    start: str | None = None,
-    end: str | None = None,
-    location: str | None = None,
-    provider: str | None = None,
-    service_line: str | None = None,
-    channel: str | None = None,
-    segment: str | None = None,
+    s: SliceDep,
     save: bool = Query(False, description="also store the MeasureReport"),
 ) -> dict:
-    s = _slice(
-        request,
-        start,
-        end,
-        location=location,
-        provider=provider,
-        service_line=service_line,
-        channel=channel,
-        segment=segment,
-    )
     report = measure_report(indicator, s, await compute(store, indicator, s), current_time(request.app.state.settings))
     if save:
         report = (await store.create(report)).content or report

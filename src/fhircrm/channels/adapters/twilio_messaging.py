@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from fhircrm.channels.adapters.http_errors import from_exception, from_response
+from fhircrm.channels.adapters.twilio_account import account_url, basic_auth
 from fhircrm.channels.model import OutboundMessage, PermanentError, Reconciled, Reconciliation, SendResult
 from fhircrm.channels.urls import public_url
 from fhircrm.config import Settings
@@ -27,12 +28,10 @@ class TwilioMessagingAdapter:
         self.http = http
 
     def _url(self) -> str:
-        base = self.settings.twilio_api_base.rstrip("/")
-        return f"{base}/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Messages.json"
+        return account_url(self.settings, "Messages.json")
 
     def _auth(self) -> tuple[str, str]:
-        token = self.settings.twilio_auth_token
-        return (self.settings.twilio_account_sid or "", token.get_secret_value() if token else "")
+        return basic_auth(self.settings)
 
     def _endpoints(self, message: OutboundMessage) -> tuple[str, str]:
         if message.channel == "whatsapp":

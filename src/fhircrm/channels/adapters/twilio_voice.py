@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 
 from fhircrm.channels.adapters.http_errors import from_exception, from_response
+from fhircrm.channels.adapters.twilio_account import account_url, basic_auth
 from fhircrm.channels.model import OutboundMessage, Reconciled, Reconciliation, SendResult
 from fhircrm.channels.urls import public_url
 from fhircrm.config import Settings
@@ -47,12 +48,10 @@ class TwilioVoiceAdapter:
         self.http = http
 
     def _url(self) -> str:
-        base = self.settings.twilio_api_base.rstrip("/")
-        return f"{base}/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Calls.json"
+        return account_url(self.settings, "Calls.json")
 
     def _auth(self) -> tuple[str, str]:
-        token = self.settings.twilio_auth_token
-        return (self.settings.twilio_account_sid or "", token.get_secret_value() if token else "")
+        return basic_auth(self.settings)
 
     async def send(self, message: OutboundMessage, *, attempt_id: str) -> SendResult:
         form = {
