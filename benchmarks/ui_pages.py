@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.browser import DEMO_PATIENT, app_settings, ehr_launch, load_demo, ui_app
 from tests.fixtures.database import create_pg_database, drop_pg_database
 
-from fhircrm.db import create_engine
+from fhircrm.db import analyze, create_engine
 from fhircrm.migrate import upgrade
 
 PAGES = (f"/ui/patients/{DEMO_PATIENT}", "/ui/worklist", "/ui/inbox", "/ui/dashboard", "/ui/admin")
@@ -40,6 +40,7 @@ async def run(patients: int, repeat: int, postgres: bool) -> None:
         settings = app_settings(url, "http://testserver", scratch / "key.json")
         started = time.perf_counter()
         await load_demo(engine, settings, patients=patients)
+        await analyze(engine)  # as `fhircrm seed` does after a bulk load
         backend = "PostgreSQL" if postgres else "SQLite"
         print(f"loaded {patients} patients in {time.perf_counter() - started:.1f}s ({backend})")
         app = ui_app(engine, settings)

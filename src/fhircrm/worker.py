@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fhircrm import audit
 from fhircrm.channels.install import install as install_channels
 from fhircrm.complaints.install import install as install_complaints
+from fhircrm.db import optimize
 from fhircrm.education.install import install as install_education
 from fhircrm.ehr.install import install as install_ehr
 from fhircrm.events import EVENT_JOB, EventConsumers
@@ -93,6 +94,8 @@ def build_registry(runtime: Runtime) -> tuple[JobRegistry, list[Periodic]]:
         await purge_done(conn, older_than=retention)
 
     periodic = [Periodic("jobs.purge", 3600, purge)]
+    if runtime.settings.is_sqlite:
+        periodic.append(Periodic("db.optimize", 3600, optimize))
     for install in INSTALLERS:
         install(runtime, jobs, consumers, periodic)
     return jobs, periodic
