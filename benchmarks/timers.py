@@ -8,6 +8,14 @@ writes the timers, starts two processes that each run ``sweep_until_idle`` (SKIP
 per batch), and prints the wall time and rate. Checks that every timer was completed exactly once.
 ``--dispatch none`` measures claiming and completing only; ``record`` writes the Communication each message
 would be (one store write per message, as the channel layer does).
+
+Measured 2026-11-27 on the 2-core dev machine, ``--timers 100000`` (load average 1.2-3.1 during the run):
+seeded in 47 s, dispatched by two workers in 229 s (436 timers/s; 239 s before this change). Not the 60 s goal.
+Where it goes (one worker, 20,000 timers, in-process): claiming 2.2 s (one ``FOR UPDATE SKIP LOCKED``
+statement per batch of 500, built by the store's search compiler; 7.5 s when it first searched and then locked),
+completing 44 s: the one ``store.apply`` of 500 PUTs per batch costs ~2.2 ms per timer (validation, index rows
+rewritten with their foreign-key checks, history). The sweep already does one claim, one apply and one commit per
+500 timers; the rest is the store's write path.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from fhircrm.timers.clock import fhir_datetime
 from fhircrm.timers.resources import timer_key
 
 #: The issue's number. Planning is batched (100 booking events per transaction, one write for their timers and
-#: one for their RiskAssessments); the store's write path still makes this the suite's longest test (~3 min on 2
-#: busy cores), hence ``slow`` and the phase deadlines below. FHIRCRM_E2E_APPOINTMENTS=300 for a quick local run.
+#: one for their RiskAssessments); the store's write path still makes this the suite's longest test (135 s at
+#: load 4 on 2 cores: planning 47 s, sending 86 s), hence ``slow`` and the phase deadlines below.
+#: FHIRCRM_E2E_APPOINTMENTS=300 for a quick local run.
 APPOINTMENTS = int(os.environ.get("FHIRCRM_E2E_APPOINTMENTS", "2000"))
 #: Deadlines per phase (seconds), scaled to the volume: a stuck worker fails the test instead of hanging CI.
 PLAN_DEADLINE = 60 + 0.2 * APPOINTMENTS
