@@ -7,7 +7,7 @@ benchmarks/README.md): table page reads per search drop to zero once the visibil
 
 Numbered 0002 as planned, but chained after the revisions that landed first so that there is one head.
 
-Revision ID: 0002_covering_indexes
+Revision ID: 0013_covering_indexes
 Revises: 0012_smartapp_sessions
 Create Date: 2026-11-27 09:50:00
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_covering_indexes"
+revision = "0013_covering_indexes"
 down_revision = "0012_smartapp_sessions"
 branch_labels = None
 depends_on = None
