@@ -88,19 +88,13 @@ async def test_an_sms_reply_c_confirms_the_appointment_the_reminder_was_about(we
     patient = await create(clean_engine, channel_settings, patient_body(phone=PHONE))
     later = await _appointment(clean_engine, channel_settings, patient["id"], days=9)
     soon = await _appointment(clean_engine, channel_settings, patient["id"], days=2)
-    async with clean_engine.begin() as conn:
-        reminder = await queue_message(
-            open_store(conn, channel_settings),
-            patient=f"Patient/{patient['id']}",
-            template="appointment-reminder",
-            purpose="appointment-reminders",
-            context=REMINDER,
-            channel="sms",
-            about=[f"Appointment/{later['id']}"],
-            topic=f"appointment:{later['id']}",
-            settings=channel_settings,
-            now=NOON,
-        )
+    reminder = await _queued(
+        clean_engine,
+        channel_settings,
+        patient,
+        about=[f"Appointment/{later['id']}"],
+        topic=f"appointment:{later['id']}",
+    )
     await _mark_sent(clean_engine, channel_settings, reminder)
     response = await post_twilio(web, "/channels/twilio/messages", sms("C"))
     assert response.status_code == 200
@@ -128,17 +122,7 @@ async def test_a_reply_cancel_cancels_the_next_booked_appointment(web, clean_eng
 async def test_stop_opts_the_patient_out_before_the_next_send(web, clean_engine, channel_settings):
     patient = await create(clean_engine, channel_settings, patient_body(phone=PHONE))
     await post_twilio(web, "/channels/twilio/messages", sms("STOP"))
-    async with clean_engine.begin() as conn:
-        comm = await queue_message(
-            open_store(conn, channel_settings),
-            patient=f"Patient/{patient['id']}",
-            template="appointment-reminder",
-            purpose="appointment-reminders",
-            context=REMINDER,
-            channel="sms",
-            settings=channel_settings,
-            now=NOON,
-        )
+    comm = await _queued(clean_engine, channel_settings, patient)
     assert (comm["status"], comm["statusReason"]["coding"][0]["code"]) == ("not-done", "opted-out")
 
 
@@ -146,17 +130,7 @@ async def test_start_after_stop_subscribes_again(web, clean_engine, channel_sett
     patient = await create(clean_engine, channel_settings, patient_body(phone=PHONE))
     await post_twilio(web, "/channels/twilio/messages", sms("STOP", sid="SM1"))
     await post_twilio(web, "/channels/twilio/messages", sms("START", sid="SM2"))
-    async with clean_engine.begin() as conn:
-        comm = await queue_message(
-            open_store(conn, channel_settings),
-            patient=f"Patient/{patient['id']}",
-            template="appointment-reminder",
-            purpose="appointment-reminders",
-            context=REMINDER,
-            channel="sms",
-            settings=channel_settings,
-            now=NOON,
-        )
+    comm = await _queued(clean_engine, channel_settings, patient)
     assert comm["status"] == "preparation"
 
 
@@ -206,7 +180,8 @@ async def test_the_voice_menu_digit_1_confirms_and_3_asks_for_a_callback(web, cl
     assert len(tasks) == 1
 
 
-async def _queued(engine: AsyncEngine, settings: Settings, patient: dict) -> dict:
+async def _queued(engine: AsyncEngine, settings: Settings, patient: dict, **extra: object) -> dict:
+    """An SMS appointment reminder for ``patient`` at noon (``extra``: about, topic, ...)."""
     async with engine.begin() as conn:
         return await queue_message(
             open_store(conn, settings),
@@ -217,6 +192,7 @@ async def _queued(engine: AsyncEngine, settings: Settings, patient: dict) -> dic
             channel="sms",
             settings=settings,
             now=NOON,
+            **extra,
         )
 
 
