@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("fhircrm-data")
+CRM_ROLE_SYSTEM = "http://fhircrm.org/CodeSystem/crm-role"
+CRM_ROLES = ("clinician", "coordinator", "supervisor", "administrator")
 
 
 class Settings(BaseSettings):
@@ -56,6 +58,17 @@ class Settings(BaseSettings):
     auth_token_url: str | None = Field(None, description="published in SMART discovery and metadata")
     auth_leeway_seconds: int = Field(60, description="clock skew allowed on exp/nbf/iat")
     auth_jwks_min_refresh_seconds: float = Field(10.0, description="at most one JWKS refetch per this interval")
+    # Roles (fhircrm.smart.roles): what the person behind a token's fhirUser may do, from their PractitionerRoles.
+    # Roles only narrow what user/ scopes grant; patient/ and system/ tokens are not subject to them.
+    roles_enforced: bool = Field(True, description="false: user/ scopes alone decide (no role lookup)")
+    roles_code_map: dict[str, Literal["clinician", "coordinator", "supervisor", "administrator"]] = Field(
+        default_factory=lambda: {f"{CRM_ROLE_SYSTEM}|{r}": r for r in CRM_ROLES},
+        description='PractitionerRole.code "system|code" -> fhircrm role; replaces the default (crm-role codes)',
+    )
+    roles_team_by: list[Literal["location", "service", "organization"]] = Field(
+        default_factory=lambda: ["location"],
+        description="PractitionerRole fields whose sharing puts staff in one team (location: a site's staff)",
+    )
     # The development authorization server (fhircrm.smart.devserver): never in production.
     dev_auth_enabled: bool = False
     dev_auth_issuer: str | None = Field(None, description="defaults to base_url with /fhir replaced by /auth")

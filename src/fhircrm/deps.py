@@ -4,16 +4,18 @@ raises, before the response is sent, so a client never reads ahead of a commit."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhircrm.audit.requests import audit_success
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 from fhircrm.smart import AccessContext, AccessDep, Scopes
 from fhircrm.smart.policy import SmartPolicy
+from fhircrm.smart.roles import Staff, applies, resolve_staff
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.stores import open_store
@@ -34,9 +36,27 @@ async def get_store(request: Request, access: AccessDep) -> AsyncIterator[FhirSt
         if conn.dialect.name == "postgresql" and settings.statement_timeout_ms:
             # slow-query protection: no single statement of an API request may run away with the database
             await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}")
-        store = open_store(conn, settings, policy=SmartPolicy(access))
+        access, staff = await with_roles(conn, settings, access, request=request)
+        store = open_store(conn, settings, policy=SmartPolicy(access, staff))
         yield store
         await audit_success(conn, request, store.accessed)
+
+
+async def with_roles(
+    conn: AsyncConnection, settings: Settings, access: AccessContext, *, request: Request, session: bool = False
+) -> tuple[AccessContext, Staff | None]:
+    """The caller's fhircrm roles, looked up once per request on its own connection (``fhircrm.smart.roles``);
+    None when roles do not apply: not enforced, development access, tokens without user/ grants. A UI session
+    (``session``) always gets them when enforced: its pages are for roles, whatever its scopes.
+
+    Kept on ``request.state`` (``access`` for the audit, ``staff`` for the UI's page guards)."""
+    staff = None
+    if settings.roles_enforced and (applies(access, settings) or session):
+        staff = await resolve_staff(open_store(conn, settings), access.fhir_user, settings)
+        access = replace(access, roles=tuple(sorted(staff.roles)))
+    request.state.access = access
+    request.state.staff = staff
+    return access, staff
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -69,12 +89,13 @@ def session_access(request: Request, session: AppSession) -> AccessContext:
 
 
 async def get_session_store(request: Request, session: AppSessionDep) -> AsyncIterator[FhirStore]:
-    """The UI's store: scoped to what the session's token allows (the same SmartPolicy as the API), each page
-    audited like an API request."""
+    """The UI's store: scoped to what the session's token and the person's roles allow (the same SmartPolicy as
+    the API), each page audited like an API request."""
     settings: Settings = request.app.state.settings
     access = request.state.access = session_access(request, session)
     async with request.app.state.engine.begin() as conn:
-        store = open_store(conn, settings, policy=SmartPolicy(access))
+        access, staff = await with_roles(conn, settings, access, request=request, session=True)
+        store = open_store(conn, settings, policy=SmartPolicy(access, staff))
         yield store
         await audit_success(conn, request, store.accessed)
 

@@ -55,7 +55,12 @@ def ehr_jwks(request: httpx.Request) -> httpx.Response:
 
 @asynccontextmanager
 async def secured_app(engine: AsyncEngine, database_url: str, **extra: Any) -> AsyncIterator[FastAPI]:
-    """fhircrm checking SMART tokens of the test EHR (``extra``: more settings, e.g. a channel provider)."""
+    """fhircrm checking SMART tokens of the test EHR (``extra``: more settings, e.g. a channel provider).
+
+    Scopes alone decide here (``roles_enforced=False``) unless a test asks for roles: the suites of this directory
+    test SMART scopes with a ``fhirUser`` that has no PractitionerRole; ``test_roles.py`` tests roles.
+    """
+    extra = {"roles_enforced": False, **extra}
     settings = Settings(
         environment="test",
         database_url=database_url,

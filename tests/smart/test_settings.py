@@ -62,3 +62,19 @@ def test_auth_mode_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     settings = Settings()
     assert settings.auth_mode == "introspection"
     assert "s3cret" not in repr(settings)
+
+
+def test_roles_are_enforced_with_the_crm_role_codes_by_default():
+    settings = Settings()
+    assert settings.roles_enforced is True
+    assert settings.roles_code_map["http://fhircrm.org/CodeSystem/crm-role|coordinator"] == "coordinator"
+
+
+def test_a_role_code_map_from_the_environment_replaces_the_default(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FHIRCRM_ROLES_CODE_MAP", '{"http://snomed.info/sct|224535009": "clinician"}')
+    assert Settings().roles_code_map == {"http://snomed.info/sct|224535009": "clinician"}
+
+
+def test_a_role_code_map_naming_an_unknown_role_is_refused():
+    with pytest.raises(ValidationError, match="coordinator"):
+        Settings(roles_code_map={"urn:local|boss": "root"})

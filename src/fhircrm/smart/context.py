@@ -14,7 +14,9 @@ class AccessContext:
     """The caller, from a validated access token (or the development all-access context).
 
     ``patient`` and ``encounter`` are the launch context (token claims of the same name); ``fhir_user`` is the
-    ``fhirUser`` claim (``Practitioner/123``, ...). ``roles`` is a placeholder for fhircrm's own authorization.
+    ``fhirUser`` claim (``Practitioner/123``, ...). ``roles`` are fhircrm's roles of that person, resolved from
+    the store's PractitionerRoles (``fhircrm.smart.roles``), never taken from a token claim: an authorization
+    server's ``roles`` speak its own vocabulary.
     """
 
     subject: str | None
@@ -63,7 +65,6 @@ class AccessContext:
             fhir_user=_text(claims.get("fhirUser")),
             patient=_text(claims.get("patient")),
             encounter=_text(claims.get("encounter")),
-            roles=tuple(r for r in _list(claims.get("roles")) if isinstance(r, str)),
             jti=_text(claims.get("jti")),
             issuer=_text(claims.get("iss")),
             expires_at=claims.get("exp") if isinstance(claims.get("exp"), int) else None,
@@ -73,7 +74,3 @@ class AccessContext:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _list(value: object) -> list:
-    return value if isinstance(value, list) else []
