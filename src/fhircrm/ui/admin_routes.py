@@ -9,7 +9,7 @@ from fhircrm.channels.providers import provider_for
 from fhircrm.config import Settings
 from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
-from fhircrm.ui.access import require_signed_in_user
+from fhircrm.ui.access import require_administrator
 from fhircrm.ui.common import page
 from fhircrm.ui.fetch import parse_instant
 from fhircrm.ui.web import PageRoute
@@ -33,7 +33,7 @@ def _subscription_row(sub: dict) -> dict:
 
 @router.get("/admin", name="admin")
 async def admin_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
-    require_signed_in_user(session)
+    require_administrator(request, session)
     settings: Settings = request.app.state.settings
     subs = (await store.search("Subscription", [("_count", "100")])).matches
     journeys = (await store.search("PlanDefinition", [("_count", "100")])).matches

@@ -8,12 +8,14 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from fhircrm.smartapp.sessions import AppSession
+from fhircrm.ui.access import screens
 from fhircrm.ui.web import check_csrf, templates
 
 
 def page(request: Request, session: AppSession, template: str, *, code: int = 200, **context: Any) -> Response:
     """Render ``template``; htmx requests get the same template (pages mark their swappable parts)."""
     context.setdefault("active", template.split(".")[0])
+    context.setdefault("screens", screens(request))
     return templates.TemplateResponse(
         request, template, {"session": session, "csrf": session.csrf, **context}, status_code=code
     )

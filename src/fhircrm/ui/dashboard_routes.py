@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request, Response
 
 from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
+from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui import charts, dashboard
-from fhircrm.ui.access import require_signed_in_user
+from fhircrm.ui.access import require_clinical, require_signed_in_user, staff_of
 from fhircrm.ui.common import page
 from fhircrm.ui.web import PageRoute
 
@@ -33,21 +34,31 @@ def _rate_bars(rates: dict, limit: int = 8) -> list[charts.Bar]:
     ]
 
 
-async def _cached(request: Request, store: SessionStoreDep) -> dict:
+async def _cached(request: Request, session: AppSession, store: SessionStoreDep) -> dict:
     """The figures, recomputed at most once a minute per process: they aggregate months of visits, and a
-    minute-old dashboard is as good as a fresh one (``?refresh=1`` forces a recount)."""
-    cached = getattr(request.app.state, "ui_dashboard", None)
+    minute-old dashboard is as good as a fresh one (``?refresh=1`` forces a recount). Kept per reach (scopes,
+    launch patient, roles and team): one team's figures are never shown to another."""
+    staff = staff_of(request)
+    key = (session.scope, session.patient, staff.fingerprint() if staff else None)
+    cache = getattr(request.app.state, "ui_dashboard", None)
+    if not isinstance(cache, dict):
+        cache = request.app.state.ui_dashboard = {}
+    cached = cache.get(key)
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS and not request.query_params.get("refresh"):
         return cached[1]
     data = await dashboard.gather(store)
-    request.app.state.ui_dashboard = (time.monotonic(), data)
+    now = time.monotonic()
+    for stale in [k for k, (at, _) in cache.items() if now - at >= CACHE_SECONDS]:
+        del cache[stale]
+    cache[key] = (now, data)
     return data
 
 
 @router.get("/dashboard", name="dashboard")
 async def dashboard_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_signed_in_user(session)
-    data = await _cached(request, store)
+    data = await _cached(request, session, store)
     groups = data["rates"]["groups"]
     conf = data["confirmations"]
     svg = {

@@ -14,7 +14,7 @@ from fhircrm.inbox import routes as inbox_api
 from fhircrm.inbox import threads
 from fhircrm.inbox.views import thread_view
 from fhircrm.smartapp.guard import AppSessionDep
-from fhircrm.ui.access import require_user
+from fhircrm.ui.access import require_clinical, require_user
 from fhircrm.ui.common import back, form_of, page
 from fhircrm.ui.fetch import human_name, parse_instant, ref_id
 from fhircrm.ui.web import PageError, PageRoute
@@ -54,6 +54,7 @@ async def _threads(store: FhirStore, status: str) -> list[dict]:
 
 @router.get("/inbox", name="inbox")
 async def inbox_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "search", "Communication")
     status = request.query_params.get("status", "open")
     status = status if status in ("open", "closed", "all") else "open"
@@ -64,6 +65,7 @@ async def inbox_page(request: Request, session: AppSessionDep, store: SessionSto
 
 @router.get("/inbox/threads/{thread_id}", name="inbox_thread")
 async def thread_page(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "read", "Communication")
     thread = await threads.read_thread(store, thread_id)
     if threads.state_of(thread) == "unread":
@@ -88,6 +90,7 @@ async def thread_page(thread_id: str, request: Request, session: AppSessionDep, 
 
 @router.post("/inbox/threads/{thread_id}/reply", name="inbox_reply")
 async def reply(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "create", "Communication")
     form = await form_of(request, session)
     text = (form.get("text") or REPLIES.get(form.get("template", ""), "")).strip()
@@ -99,6 +102,7 @@ async def reply(thread_id: str, request: Request, session: AppSessionDep, store:
 
 @router.post("/inbox/threads/{thread_id}/escalate", name="inbox_escalate")
 async def escalate(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "create", "Task")
     form = await form_of(request, session)
     if form.get("code") not in ESCALATIONS:
@@ -110,6 +114,7 @@ async def escalate(thread_id: str, request: Request, session: AppSessionDep, sto
 
 @router.post("/inbox/threads/{thread_id}/close", name="inbox_close")
 async def close(thread_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "update", "Task")
     form = await form_of(request, session)
     await threads.close(store, thread_id, resolution=str(form.get("resolution", ""))[:2000])

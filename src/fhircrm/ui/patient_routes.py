@@ -9,7 +9,7 @@ from fhircrm.channels.outbound import TemplateError, queue_message
 from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.ui import actions
-from fhircrm.ui.access import require_patient
+from fhircrm.ui.access import require_clinical, require_patient
 from fhircrm.ui.common import back, form_of, page
 from fhircrm.ui.patient360 import gather
 from fhircrm.ui.web import PageError, PageRoute
@@ -27,6 +27,7 @@ SERVICE_LINES = ("primary-care", "cardiology", "dermatology", "pediatrics", "phy
 
 @router.get("/patients/{patient_id}", name="patient_360")
 async def patient_360(patient_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_patient(session, patient_id)
     view = await gather(store, request.app.state.settings, patient_id)
     if not view.patient:
@@ -46,6 +47,7 @@ async def patient_360(patient_id: str, request: Request, session: AppSessionDep,
 
 @router.post("/patients/{patient_id}/message", name="patient_message")
 async def send_message(patient_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_patient(session, patient_id)
     form = await form_of(request, session)
     text = (form.get("body") or MESSAGES.get(form.get("template", ""), "")).strip()
@@ -70,6 +72,7 @@ async def send_message(patient_id: str, request: Request, session: AppSessionDep
 
 @router.post("/patients/{patient_id}/tasks", name="patient_task")
 async def create_task(patient_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_patient(session, patient_id)
     form = await form_of(request, session)
     try:
@@ -89,6 +92,7 @@ async def create_task(patient_id: str, request: Request, session: AppSessionDep,
 
 @router.post("/patients/{patient_id}/waitlist", name="patient_waitlist")
 async def waitlist(patient_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_patient(session, patient_id)
     form = await form_of(request, session)
     line = form.get("service_line", "")

@@ -1,8 +1,8 @@
 """What every page of the app shares: the templates, HTML error pages and CSRF.
 
 ``PageRoute`` is the route class of the UI and app routers: it turns refusals and FHIR errors into HTML pages
-(not OperationOutcomes). The security headers (CSP with the EHR frame-ancestors, HSTS, nosniff) come from the
-app-wide middleware in ``fhircrm.security.headers``.
+(not OperationOutcomes) and audits the 403s. The security headers (CSP with the EHR frame-ancestors, HSTS,
+nosniff) come from the app-wide middleware in ``fhircrm.security.headers``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from fhircrm.errors import FhircrmError
+from fhircrm.ui.refusals import audit_refusal
 
 log = logging.getLogger(__name__)
 APP_DIR = Path(__file__).resolve().parents[3] / "smart_app"
@@ -63,6 +64,8 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except (PageError, FhircrmError) as exc:
                 await _unwind(request, exc)
+                if exc.status == 403:  # refusals are audited, as at the API
+                    await audit_refusal(request, exc.status)
                 if isinstance(exc, PageError):
                     response = error_page(request, exc.status, exc.title, str(exc))
                 else:

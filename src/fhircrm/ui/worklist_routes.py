@@ -8,7 +8,7 @@ from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui import actions, worklist
-from fhircrm.ui.access import require_user
+from fhircrm.ui.access import require_clinical, require_user
 from fhircrm.ui.common import back, form_of, page
 from fhircrm.ui.web import PageError, PageRoute
 
@@ -33,6 +33,7 @@ def _return_to(form: dict) -> str:
 
 @router.get("/worklist", name="worklist")
 async def worklist_page(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "search", "Task")
     filters = worklist.Filters.of(dict(request.query_params))
     members = await worklist.segment_members(store, filters.segment) if filters.segment else None
@@ -68,6 +69,7 @@ async def _one(store: SessionStoreDep, session: AppSession, task_id: str, form: 
 
 @router.post("/worklist/tasks/{task_id}", name="worklist_task")
 async def task_action(task_id: str, request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
+    require_clinical(request)
     require_user(session, "update", "Task")
     form = await form_of(request, session)
     await _one(store, session, task_id, form)
@@ -77,6 +79,7 @@ async def task_action(task_id: str, request: Request, session: AppSessionDep, st
 @router.post("/worklist/bulk", name="worklist_bulk")
 async def bulk_action(request: Request, session: AppSessionDep, store: SessionStoreDep) -> Response:
     """One transaction: every selected task changes, or (on any refusal) none does."""
+    require_clinical(request)
     require_user(session, "update", "Task")
     form = await form_of(request, session)
     ids = list(dict.fromkeys(form.get("ids") or []))
