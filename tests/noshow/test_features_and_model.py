@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from fhircrm.noshow.features import History, appointment_features
+from fhircrm.noshow.features import appointment_features
+from fhircrm.noshow.history import History
 from fhircrm.noshow.metrics import auc, calibration
 from fhircrm.noshow.model import NoShowModel, fit, load_model
 
@@ -84,8 +85,27 @@ def test_fitting_recovers_a_strong_feature_and_ranks_held_out_cases() -> None:
 
 
 def test_the_shipped_default_model_covers_every_feature_and_round_trips_as_json() -> None:
+    from fhircrm.noshow.defaults import default_model
     from fhircrm.noshow.features import FEATURES
 
     model = load_model()
     assert set(model.features) == set(FEATURES)
     assert NoShowModel.from_json(model.to_json()) == model
+    assert model == default_model()  # the JSON is what `python -m fhircrm.noshow.defaults` writes
+
+
+def test_features_of_a_hand_made_booking() -> None:
+    patient = {"resourceType": "Patient", "gender": "male", "birthDate": "2021-06-01"}
+    booked = appointment("2031-02-10T15:00:00Z", created="2031-02-10T08:30:00Z")  # a same-day visit, booked at 08:30
+    values = appointment_features(booked, patient=patient, history=History(), now=datetime(2031, 2, 10, tzinfo=UTC))
+    assert values["same_day"] == 1.0 and values["log_lead_days"] == 0.0
+    ages = {n for n, v in values.items() if n.startswith("age_") and v}
+    assert ages == {"age_6_12"} and values["same_day_x_child"] == 1.0 and values["male"] == 1.0
+    assert {n for n, v in values.items() if n.startswith("booked_") and v} == {"booked_8_10"}
+
+
+def test_a_booking_the_evening_before_is_a_one_day_lead_not_a_same_day_one() -> None:
+    booked = appointment("2031-02-11T08:00:00Z", created="2031-02-10T19:00:00Z")
+    values = appointment_features(booked, patient=None, history=History(), now=datetime(2031, 2, 10, tzinfo=UTC))
+    assert values["same_day"] == 0.0 and values["lead_1_2d"] == 1.0
+    assert values["age_unknown"] == 1.0

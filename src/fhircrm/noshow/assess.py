@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore, Operation
-from fhircrm.noshow.features import History, appointment_features, coordinates, distance_km, patient_ref
+from fhircrm.noshow.features import appointment_features, coordinates, distance_km, patient_ref
+from fhircrm.noshow.history import History
 from fhircrm.noshow.model import NoShowModel, load_model
 from fhircrm.timers.clock import fhir_datetime
 
@@ -24,19 +25,30 @@ BAND_CODES = {"low": "low", "medium": "moderate", "high": "high"}
 CODE_BANDS = {v: k for k, v in BAND_CODES.items()}
 FACTOR_TEXT = {
     "log_lead_days": "long lead time",
+    "lead_1_2d": "booked 1-2 days ahead",
+    "lead_3_7d": "booked 3-7 days ahead",
+    "lead_8_14d": "booked 8-14 days ahead",
+    "lead_15_30d": "booked 15-30 days ahead",
+    "lead_31d_plus": "booked over a month ahead",
     "prior_noshows": "earlier no-shows",
     "any_prior_noshow": "a no-show before",
     "prior_cancellations": "earlier cancellations",
-    "age_young_adult": "age 18-29",
-    "age_adult": "age 30-44",
+    "prior_noshow_rate": "a high share of missed visits",
+    "log_days_since_last": "long since the last visit",
+    "log_prior_bookings": "many bookings",
+    "open_bookings": "other upcoming bookings",
+    "same_day_bookings": "several bookings made the same day",
+    "same_visit_day": "several visits that day",
+    "age_13_17": "age 13-17",
+    "age_18_24": "age 18-24",
+    "age_25_34": "age 25-34",
+    "age_35_44": "age 35-44",
     "first_visit": "first visit",
     "log_distance_km": "distance to the clinic",
     "hour_late": "late in the day",
-    "prior_noshow_rate": "a high share of missed visits",
-    "same_day_bookings": "several bookings made the same day",
-    "open_bookings": "other upcoming bookings",
-    "booked_afternoon": "booked in the afternoon",
-    "log_days_since_last": "long since the last visit",
+    "booked_12_14": "booked around midday",
+    "booked_14_16": "booked in the afternoon",
+    "booked_after_16": "booked late in the day",
 }
 
 

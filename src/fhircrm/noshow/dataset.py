@@ -4,12 +4,14 @@ earlier appointments and judged on later ones it never saw."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from fhircrm.noshow.features import FEATURES, History, appointment_features, label, patient_ref
+from fhircrm.noshow.features import FEATURES, appointment_features, label, patient_ref
+from fhircrm.noshow.history import History
 from fhircrm.timers.clock import parse_fhir_datetime
 
 REMINDER_COUNT_EXTENSION = "http://fhircrm.org/StructureDefinition/reminders-received"
@@ -38,9 +40,14 @@ def reminders_of(appointment: dict) -> int:
 
 
 def build_dataset(
-    appointments: list[dict], patients: dict[str, dict], *, now: datetime, use_reminders: bool = True
+    appointments: list[dict],
+    patients: dict[str, dict],
+    *,
+    now: datetime,
+    use_reminders: bool = True,
+    predict_at: Callable[[dict], datetime | None] = lambda _appointment: None,
 ) -> Dataset:
-    """Every appointment with a known outcome, its features counted from the patient's earlier appointments."""
+    """Every appointment with a known outcome, its features as known at ``predict_at`` (default: its booking)."""
     by_patient: dict[str | None, list[dict]] = defaultdict(list)
     for appointment in appointments:
         by_patient[patient_ref(appointment)].append(appointment)
@@ -57,6 +64,7 @@ def build_dataset(
             history=histories[ref],
             reminders=reminders_of(appointment) if use_reminders else 0,
             now=now,
+            at=predict_at(appointment),
         )
         rows.append([values[name] for name in FEATURES])
         labels.append(outcome)

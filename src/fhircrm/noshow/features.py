@@ -1,22 +1,23 @@
 """Features of a booked appointment, from its FHIR resources, as known at prediction time.
 
-``History`` holds the patient's appointments (start, status, booked) sorted by start; every count it gives is
-taken at the booking instant (Appointment.created): outcomes only of appointments that started before it, other
-bookings only if they were made at or before it. A model trained on these never learns from the future.
+The prediction instant is the booking (Appointment.created) unless told otherwise; every history count goes
+through ``History`` (history.py), which sees outcomes only of appointments on earlier days and other bookings
+only if they were made by then. A model trained on these never learns from the future.
 
 Each feature, and the FHIR it comes from (all readable when the booking arrives):
 
-- lead time (``log_lead_days`` and the ``lead_*`` bins): Appointment.start - Appointment.created;
+- lead time (``log_lead_days`` and the ``lead_*`` bins): calendar days from Appointment.created to .start;
 - ``prior_noshows``, ``any_prior_noshow``, ``prior_cancellations``, ``log_prior_visits``: the patient's
-  Appointments with status noshow / cancelled / fulfilled-arrived-checked-in that started before the booking;
+  Appointments with status noshow / cancelled / fulfilled-arrived-checked-in on days before the instant;
 - ``prior_noshow_rate``: those no-shows over the attended-or-missed ones, smoothed towards 0.2 (one pseudo-visit),
   minus 0.2 so that no history is the reference level 0;
-- ``log_days_since_last``: days from the patient's last earlier appointment to the booking (0 when none);
-- ``open_bookings``: the patient's other appointments booked at or before this booking and starting after it;
-- ``same_day_bookings``: the patient's other appointments booked earlier the same day (a booking session);
-- ``booked_afternoon``: the booking was made after 12:00 UTC (Appointment.created);
-- age bins and polynomial: Patient.birthDate at the appointment date;
-- weekday and hour of the appointment: Appointment.start;
+- ``log_days_since_last``: days from the patient's last of those appointments to the instant (0 when none);
+- ``log_prior_bookings``: all the patient's other appointments booked by the instant (a regular patient);
+- ``open_bookings``: those starting after the instant; ``same_day_bookings``: those booked the same day (a
+  booking session); ``same_visit_day``: those on the same day as this appointment (a multi-visit day);
+- age bands, ``same_day_x_child`` (a same-day visit for a child: usually an acute one) and ``male``:
+  Patient.birthDate at the appointment date and Patient.gender;
+- weekday and hour of the appointment: Appointment.start; ``booked_*``: hour (UTC) of Appointment.created;
 - ``first_visit``: no earlier visit and no FOLLOWUP appointmentType; ``confirmed``: the patient participant
   accepted; ``reminders`` (and ``reminders_x_log_lead``): completed Communications based on the Appointment;
 - ``log_distance_km``: Patient address geolocation to the Location position; ``service_*``: serviceType codes.
@@ -24,17 +25,34 @@ Each feature, and the FHIR it comes from (all readable when the booking arrives)
 
 from __future__ import annotations
 
-import bisect
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from fhircrm.noshow.history import History
 from fhircrm.timers.clock import parse_fhir_datetime
 
 SERVICE_LINE_SYSTEM = "http://fhircrm.org/CodeSystem/service-line"
 SERVICE_LINES = ("primary-care", "cardiology", "dermatology", "pediatrics", "physiotherapy")
 GEOLOCATION = "http://hl7.org/fhir/StructureDefinition/geolocation"
-VISITED = frozenset({"fulfilled", "arrived", "checked-in"})
+
+AGE_BANDS: tuple[tuple[str, float, float], ...] = (  # 45-54 is the reference band (all zeros)
+    ("age_0_5", 0, 6),
+    ("age_6_12", 6, 13),
+    ("age_13_17", 13, 18),
+    ("age_18_24", 18, 25),
+    ("age_25_34", 25, 35),
+    ("age_35_44", 35, 45),
+    ("age_55_64", 55, 65),
+    ("age_65_74", 65, 75),
+    ("age_75_plus", 75, 200),
+)
+BOOKING_HOURS: tuple[tuple[str, int, int], ...] = (  # 10:00-12:00 UTC is the reference
+    ("booked_before_8", 0, 8),
+    ("booked_8_10", 8, 10),
+    ("booked_12_14", 12, 14),
+    ("booked_14_16", 14, 16),
+    ("booked_after_16", 16, 24),
+)
 
 FEATURES: tuple[str, ...] = (
     "log_lead_days",
@@ -48,23 +66,22 @@ FEATURES: tuple[str, ...] = (
     "any_prior_noshow",
     "prior_cancellations",
     "log_prior_visits",
-    "age_child",
-    "age_young_adult",
-    "age_adult",
-    "age_senior",
-    "age_per_100",
-    "age_per_100_sq",
-    "age_per_100_cu",
+    "prior_noshow_rate",
+    "log_days_since_last",
+    "log_prior_bookings",
+    "open_bookings",
+    "same_day_bookings",
+    "same_visit_day",
+    *(name for name, _, _ in AGE_BANDS),
+    "age_unknown",
+    "male",
+    "same_day_x_child",
     "weekday_monday",
     "weekday_friday",
     "weekend",
     "hour_early",
     "hour_late",
-    "prior_noshow_rate",
-    "log_days_since_last",
-    "open_bookings",
-    "same_day_bookings",
-    "booked_afternoon",
+    *(name for name, _, _ in BOOKING_HOURS),
     "first_visit",
     "confirmed",
     "reminders",
@@ -72,56 +89,6 @@ FEATURES: tuple[str, ...] = (
     "log_distance_km",
     *(f"service_{line}" for line in SERVICE_LINES),
 )
-
-
-@dataclass(slots=True)
-class History:
-    """One patient's appointments: sorted starts with their statuses and booking instants (None: unknown)."""
-
-    starts: list[datetime] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=list)
-    booked: list[datetime | None] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, appointments: list[dict]) -> History:
-        rows = sorted(
-            (
-                parse_fhir_datetime(a["start"]),
-                a.get("status", ""),
-                parse_fhir_datetime(a["created"]) if a.get("created") else None,
-                a.get("id", ""),
-            )
-            for a in appointments
-            if a.get("start")
-        )
-        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
-
-    def prior_counts(self, before: datetime) -> tuple[int, int, int]:
-        """(no-shows, cancellations, visits) among appointments that started before ``before``."""
-        earlier = self.statuses[: bisect.bisect_left(self.starts, before)]
-        return (
-            sum(s == "noshow" for s in earlier),
-            sum(s == "cancelled" for s in earlier),
-            sum(s in VISITED for s in earlier),
-        )
-
-    def last_start(self, before: datetime) -> datetime | None:
-        index = bisect.bisect_left(self.starts, before)
-        return self.starts[index - 1] if index else None
-
-    def bookings_known(self, at: datetime, *, exclude: str) -> tuple[int, int]:
-        """(open, same-day): other appointments booked at or before ``at`` that start after it, and those
-        booked earlier on the same calendar day."""
-        first = bisect.bisect_right(self.starts, at)
-        open_ = same_day = 0
-        for i in range(len(self.starts)):
-            made = self.booked[i]
-            if made is None or made > at or self.ids[i] == exclude:
-                continue
-            open_ += i >= first
-            same_day += made.date() == at.date()
-        return open_, same_day
 
 
 def booked_at(appointment: dict, fallback: datetime) -> datetime:
@@ -178,14 +145,19 @@ def appointment_features(
     reminders: int = 0,
     distance: float | None = None,
     now: datetime,
+    at: datetime | None = None,
 ) -> dict[str, float]:
-    """The feature values of one appointment (missing facts count as the reference level, 0)."""
+    """The feature values of one appointment (missing facts count as the reference level, 0).
+
+    ``at`` is the prediction instant: by default the booking itself; a later one (never after the start) lets the
+    history known then count, as when a risk is refreshed the day before the visit."""
     start = parse_fhir_datetime(appointment["start"])
     booked = min(booked_at(appointment, now), start)
-    lead_days = max((start - booked).total_seconds() / 86400, 0.0)
-    noshows, cancellations, visits = history.prior_counts(booked)
-    last = history.last_start(booked)
-    open_bookings, same_day_bookings = history.bookings_known(booked, exclude=appointment.get("id", ""))
+    instant = booked if at is None else min(max(at, booked), start)
+    # Calendar days (UTC): "booked yesterday evening for this morning" is a 1-day lead, not a same-day booking.
+    lead_days = float(max((start.astimezone(UTC).date() - booked.astimezone(UTC).date()).days, 0))
+    past = history.past(instant)
+    known = history.known(instant, exclude=appointment.get("id", ""), visit=start)
     age = age_on((patient or {}).get("birthDate"), start.date())
     codes = {c.get("code") for c in appointment.get("appointmentType", {}).get("coding", [])}
     lines = {
@@ -199,42 +171,46 @@ def appointment_features(
         for p in appointment.get("participant", [])
         if (p.get("actor") or {}).get("reference", "").startswith("Patient/")
     )
-    weekday, hour = start.weekday(), start.hour
+    weekday, hour, booked_hour = start.weekday(), start.hour, booked.astimezone(UTC).hour
+    same_day = lead_days < 1
     values = {
         "log_lead_days": math.log1p(lead_days),
-        "same_day": float(lead_days < 1),
+        "same_day": float(same_day),
         "lead_1_2d": float(1 <= lead_days < 3),
         "lead_3_7d": float(3 <= lead_days < 8),
         "lead_8_14d": float(8 <= lead_days < 15),
         "lead_15_30d": float(15 <= lead_days < 31),
         "lead_31d_plus": float(lead_days >= 31),
-        "prior_noshows": float(min(noshows, 3)),
-        "any_prior_noshow": float(noshows > 0),
-        "prior_cancellations": float(min(cancellations, 3)),
-        "log_prior_visits": math.log1p(visits),
-        "age_child": float(age is not None and age < 18),
-        "age_young_adult": float(age is not None and 18 <= age < 30),
-        "age_adult": float(age is not None and 30 <= age < 45),
-        "age_senior": float(age is not None and age >= 65),
-        "age_per_100": (age or 0.0) / 100,
-        "age_per_100_sq": ((age or 0.0) / 100) ** 2,
-        "age_per_100_cu": ((age or 0.0) / 100) ** 3,
+        "prior_noshows": float(min(past.noshows, 3)),
+        "any_prior_noshow": float(past.noshows > 0),
+        "prior_cancellations": float(min(past.cancellations, 3)),
+        "log_prior_visits": math.log1p(past.visits),
+        "prior_noshow_rate": (past.noshows + 0.2) / (past.noshows + past.visits + 1) - 0.2,  # 0 with no history
+        "log_days_since_last": (
+            math.log1p(max((instant - past.last_day).total_seconds() / 86400, 0.0)) if past.last_day else 0.0
+        ),
+        "log_prior_bookings": math.log1p(min(known.total, 20)),
+        "open_bookings": float(min(known.upcoming, 5)),
+        "same_day_bookings": float(min(known.same_session, 5)),
+        "same_visit_day": float(min(known.same_visit_day, 3)),
+        "age_unknown": float(age is None),
+        "male": float((patient or {}).get("gender") == "male"),
+        "same_day_x_child": float(same_day and age is not None and age < 13),
         "weekday_monday": float(weekday == 0),
         "weekday_friday": float(weekday == 4),
         "weekend": float(weekday >= 5),
         "hour_early": float(0 < hour < 10),
         "hour_late": float(hour >= 16),
-        "prior_noshow_rate": (noshows + 0.2) / (noshows + visits + 1) - 0.2,  # 0 with no history
-        "log_days_since_last": math.log1p(max((booked - last).total_seconds() / 86400, 0.0)) if last else 0.0,
-        "open_bookings": float(min(open_bookings, 5)),
-        "same_day_bookings": float(min(same_day_bookings, 5)),
-        "booked_afternoon": float(booked.astimezone(UTC).hour >= 12),
-        "first_visit": float("FOLLOWUP" not in codes and visits == 0),
+        "first_visit": float("FOLLOWUP" not in codes and past.visits == 0),
         "confirmed": float(accepted),
         "reminders": float(min(reminders, 3)),
         "reminders_x_log_lead": float(min(reminders, 3)) * math.log1p(lead_days),
         "log_distance_km": math.log1p(distance) if distance is not None else 0.0,
     }
+    for name, low, high in AGE_BANDS:
+        values[name] = float(age is not None and low <= age < high)
+    for name, low, high in BOOKING_HOURS:
+        values[name] = float(low <= booked_hour < high)
     for line in SERVICE_LINES:
         values[f"service_{line}"] = float(line in lines)
     return values
