@@ -175,6 +175,14 @@ async def test_an_administrator_configures_journeys_but_gets_no_patient_data(as_
         assert (await coordinator.get("/PlanDefinition")).status_code == 200  # reading configuration is fine
 
 
+async def test_the_inbox_stream_applies_roles_too(clinic_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=clinic_app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {token(USER_SCOPES, fhirUser='Practitioner/adm')}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as admin:
+        response = await admin.get("/api/inbox/stream")
+    assert "no access to patient data" in refused(response)  # up front, not an empty stream
+
+
 # --- who is not subject to roles, and who has none ---------------------------------------------------------------
 
 

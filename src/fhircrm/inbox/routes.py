@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from fhircrm.channels import communications
 from fhircrm.channels.outbound import queue_message
-from fhircrm.deps import StoreDep
+from fhircrm.deps import StoreDep, with_roles
 from fhircrm.errors import BadRequest, Unprocessable
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox import identify, threads
@@ -213,7 +213,9 @@ async def changes(store: StoreDep, since: str | None = None) -> dict:
 async def stream(request: Request, access: AccessDep, since: str | None = None) -> StreamingResponse:
     engine, settings = request.app.state.engine, request.app.state.settings
     start = _cursor(since)
-    policy = SmartPolicy(access)  # the caller's token, checked now and applied to every poll
+    async with engine.begin() as conn:  # the person's roles, looked up once for the life of the stream
+        access, staff = await with_roles(conn, settings, access, request=request)
+    policy = SmartPolicy(access, staff)  # the caller's token and roles, checked now and applied to every poll
     for resource_type in ("Task", "Communication"):
         policy.allow("search", resource_type)  # 403 up front rather than an empty stream
 
