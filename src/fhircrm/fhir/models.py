@@ -7,6 +7,7 @@ enumerations we depend on are checked by the services that use them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -31,6 +32,49 @@ def _expression(resource_type: str, loc: tuple) -> str:
         else:
             path += f".{part}"
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class _TopLevel:
+    """JSON keys of a type's top-level elements that validation checks across elements: the required ones and
+    the choices (``value[x]``: at most one of them), each with its primitive extension sibling (``_status``)."""
+
+    required: frozenset[str]
+    choices: frozenset[str]
+
+
+@cache
+def _top_level(resource_type: str) -> _TopLevel:
+    required: set[str] = set()
+    choices: set[str] = set()
+    for name, info in model_class(resource_type).model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        key = info.alias or name
+        if info.is_required() or extra.get("element_required"):
+            required |= {key, f"_{key}"}
+        if extra.get("one_of_many"):
+            choices |= {key, f"_{key}"}
+    return _TopLevel(frozenset(required), frozenset(choices))
+
+
+def validate_change(content: dict, previous: dict, changed: frozenset[str]) -> None:
+    """Validate an update of a stored (hence already valid) resource by checking only what changed.
+
+    The top-level elements of a FHIR model validate independently of each other except for required elements
+    and choices, so the changed elements are checked together with the required ones (taken from the previous
+    version when unchanged), and a change that touches a choice falls back to the whole resource. Errors name
+    the same elements as a full validation would.
+    """
+    shape = _top_level(content["resourceType"])
+    if changed & shape.choices:
+        validate(content)
+        return
+    if not changed:
+        return
+    partial = {"resourceType": content["resourceType"], "id": content.get("id")}
+    partial.update((key, previous[key]) for key in shape.required if key in previous and key not in changed)
+    partial.update((key, content[key]) for key in changed if key in content)
+    validate(partial)
 
 
 def validate(resource: dict) -> None:

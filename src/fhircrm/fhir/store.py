@@ -32,6 +32,7 @@ from fhircrm.errors import (
 from fhircrm.fhir import models, references
 from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches
 from fhircrm.fhir.changes import Change, ChangeListener
+from fhircrm.fhir.diff import changed_elements
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.dates import format_instant
@@ -525,10 +526,22 @@ class FhirStore:
             fhir_id = op.fhir_id or new_id()
         number = current.version + 1 if current else 1
         content = stamp(body, fhir_id, number, timestamp)
-        models.validate(content)
+        previous = current.content if current else None  # None when new or deleted: validate it all
+        changed = changed_elements(previous, content)
+        if previous is None or changed is None:
+            models.validate(content)
+        else:
+            models.validate_change(content, previous, changed)
         references.check(content)
         version = Version(
-            op.resource_type, fhir_id, number, timestamp, op.method, content, current.res_pk if current else None
+            op.resource_type,
+            fhir_id,
+            number,
+            timestamp,
+            op.method,
+            content,
+            current.res_pk if current else None,
+            changed=changed,
         )
         created = current is None or current.deleted
         status = 201 if created else 200

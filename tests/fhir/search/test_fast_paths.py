@@ -46,3 +46,28 @@ def test_exists_and_not_false_gives_the_same_boolean_as_fhirpath(shape: dict) ->
     resource = {"resourceType": "Patient", **shape}
     fast, _ = compile_expression(DECEASED, "Patient")
     assert fast(resource) == _fhirpath_fallback(DECEASED)(resource)
+
+
+def test_roots_name_the_top_level_elements_an_expression_reads() -> None:
+    from fhircrm.fhir.search.paths import expression_roots
+
+    assert expression_roots("Task.owner", "Task") == frozenset({"owner"})
+    assert expression_roots("Patient.deceased.exists() and Patient.deceased != false", "Patient") == {"deceased"}
+    assert expression_roots("(Observation.value as Quantity) | Observation.component.value", "Observation") == {
+        "value",
+        "component",
+    }
+    assert expression_roots("Resource.meta.tag", "Task") == frozenset({"meta"})
+    assert expression_roots("Patient.name.where(use = %resource.x).family", "Patient") == frozenset({"name"})
+    assert expression_roots("%resource.descendants()", "Patient") is None
+
+
+def test_changed_elements_ignore_what_the_server_stamps_in_meta() -> None:
+    from fhircrm.fhir.diff import changed_elements
+
+    before = {"resourceType": "Task", "id": "t", "meta": {"versionId": "1", "lastUpdated": "x"}, "status": "ready"}
+    after = {**before, "meta": {"versionId": "2", "lastUpdated": "y"}, "status": "completed", "note": [{"text": "ok"}]}
+    assert changed_elements(before, after) == {"status", "note"}
+    tagged = {**after, "meta": {**after["meta"], "tag": [{"code": "x"}]}}
+    assert changed_elements(after, tagged) == {"meta"}
+    assert changed_elements(None, after) is None

@@ -12,11 +12,11 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fhircrm.fhir.search.dates import InvalidDate, date_range, period_range
-from fhircrm.fhir.search.paths import Extractor, compile_expression
+from fhircrm.fhir.search.paths import Extractor, compile_expression, expression_roots, reads_element
 from fhircrm.fhir.search.registry import SearchParam, registry, sp_hash
 
 MAX_TOKEN = 255
@@ -52,6 +52,12 @@ class CompiledParam:
     param: SearchParam
     extract: Extractor
     identifier_sp: int  # where Reference.identifier values of a reference parameter go
+    roots: frozenset[str] | None  # the top-level elements it reads; None: cannot tell, any change may matter
+
+    def reads_any(self, changed: frozenset[str]) -> bool:
+        if self.roots is None:
+            return True
+        return any(reads_element(root, key) for root in self.roots for key in changed)
 
 
 @cache
@@ -60,9 +66,30 @@ def compiled_params(resource_type: str) -> tuple[CompiledParam, ...]:
     for param in registry().params(resource_type).values():
         if param.code in COLUMN_PARAMS:
             continue
-        extractor, _fast = compile_expression(param.expression, resource_type)
-        out.append(CompiledParam(param, extractor, sp_hash(resource_type, identifier_code(param.code))))
+        extractor, fast = compile_expression(param.expression, resource_type)
+        roots = expression_roots(param.expression, resource_type) if fast else None
+        out.append(CompiledParam(param, extractor, sp_hash(resource_type, identifier_code(param.code)), roots))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def affected_params(resource_type: str, changed: frozenset[str] | None) -> tuple[CompiledParam, ...]:
+    """The parameters whose index rows an update that changed these top-level elements must rewrite (all of
+    them when ``changed`` is None)."""
+    params = compiled_params(resource_type)
+    if changed is None:
+        return params
+    return tuple(compiled for compiled in params if compiled.reads_any(changed))
+
+
+def affected_sps(resource_type: str, changed: frozenset[str]) -> dict[str, list[int]]:
+    """The ``sp`` keys of the index rows to replace after such an update, by parameter type (the table)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for compiled in affected_params(resource_type, changed):
+        out[compiled.param.type].append(compiled.param.sp)
+        if compiled.param.type == "reference":
+            out["token"].append(compiled.identifier_sp)
+    return out
 
 
 # --- one function per parameter type: FHIR value -> column dicts -------------------------------------------
@@ -180,10 +207,11 @@ ROWS = {
 }
 
 
-def index_rows(resource: dict) -> dict[str, list[dict]]:
-    """All index rows of ``resource`` by parameter type, each row with its ``sp`` (but no ``res_pk`` yet)."""
+def index_rows(resource: dict, changed: frozenset[str] | None = None) -> dict[str, list[dict]]:
+    """The index rows of ``resource`` by parameter type, each row with its ``sp`` (but no ``res_pk`` yet): all of
+    them, or with ``changed``, those of the parameters that read a changed element."""
     rows: dict[str, list[dict]] = defaultdict(list)
-    for compiled in compiled_params(resource["resourceType"]):
+    for compiled in affected_params(resource["resourceType"], changed):
         param = compiled.param
         to_rows = ROWS[param.type]
         seen: set[tuple] = set()

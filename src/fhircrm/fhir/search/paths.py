@@ -171,6 +171,35 @@ def _fhirpath_fallback(expression: str) -> Extractor:
     return extract
 
 
+def _path_root(path: str, resource_type: str) -> str | None:
+    """The top-level element a plain path starts from (``Task.owner.where(...)`` -> ``owner``)."""
+    path = path.strip()
+    if matched := _AS_OPERATOR.match(path):
+        path = matched.group(1).strip()
+    steps = _split_steps(path)
+    if len(steps) < 2 or steps[0] not in (resource_type, "Resource", "DomainResource") or not _IDENT.match(steps[1]):
+        return None
+    return steps[1]
+
+
+def expression_roots(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The top-level elements an expression reads, or None when that cannot be told (real FHIRPath): a write
+    that changes none of them leaves the parameter's index rows as they are."""
+    if m := _EXISTS_NOT_FALSE.match(expression.strip()):
+        root = _path_root(m.group("path"), resource_type)
+        return frozenset({root}) if root else None
+    roots = [_path_root(part, resource_type) for part in _split_union(expression)]
+    if any(root is None for root in roots):
+        return None
+    return frozenset(root for root in roots if root is not None)
+
+
+def reads_element(root: str, key: str) -> bool:
+    """Does the path step ``root`` read the JSON key ``key``? A choice is named without its type (``deceased``
+    reads ``deceasedBoolean``)."""
+    return key == root or (key.startswith(root) and len(key) > len(root) and key[len(root)].isupper())
+
+
 def compile_expression(expression: str, resource_type: str) -> tuple[Extractor, bool]:
     """Return an extractor for ``expression`` and whether it was compiled to the fast form."""
     if m := _EXISTS_NOT_FALSE.match(expression.strip()):

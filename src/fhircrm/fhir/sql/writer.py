@@ -17,9 +17,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.fhir.search.extract import index_rows
+from fhircrm.fhir.search.extract import affected_sps, index_rows
 from fhircrm.fhir.sql.copy import PIPELINE_MAX_ROWS, Rows, Statement, copy_rows, driver, run_pipelined
-from fhircrm.fhir.sql.tables import INDEX_TABLES, resource, resource_history
+from fhircrm.fhir.sql.tables import INDEX_TABLES, metadata, resource, resource_history
 
 
 @dataclass(slots=True)
@@ -33,6 +33,9 @@ class Version:
     method: str  # POST | PUT | PATCH | DELETE
     content: dict | None  # None when deleted
     res_pk: int | None = None
+    #: Top-level elements changed since the stored version (see ``fhir.diff``); None: a new, restored or deleted
+    #: resource, whose index rows are all (re)written.
+    changed: frozenset[str] | None = None
 
     @property
     def deleted(self) -> bool:
@@ -88,8 +91,11 @@ async def _write_postgresql(conn: AsyncConnection, versions: list[Version]) -> N
                 ],
             )
         )
-        pks = [v.res_pk for v in existing]
-        prelude += [Statement(f"DELETE FROM {t.name} WHERE res_pk = ANY(%s)", [(pks,)]) for t in INDEX_TABLES.values()]
+        for name, pks, sps in _stale_index_rows(existing):
+            if sps is None:
+                prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s)", [(pks,)]))
+            else:
+                prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s) AND sp = ANY(%s)", [(pks, sps)]))
     current = Rows(
         "resource",
         _RESOURCE_COLUMNS,
@@ -118,12 +124,29 @@ async def _write_postgresql(conn: AsyncConnection, versions: list[Version]) -> N
         await copy_rows(conn, rows)
 
 
+def _stale_index_rows(existing: list[Version]) -> list[tuple[str, list[int], list[int] | None]]:
+    """The index rows that existing resources' new versions replace, as (table, res_pks, sps): every row of a
+    deleted or wholly rewritten resource (sps None), else only those of the parameters that read a changed
+    element. Updates of one type that change the same elements share one statement per table."""
+    groups: dict[tuple[str, frozenset[str]] | None, list[int]] = defaultdict(list)
+    for v in existing:
+        key = None if v.changed is None or v.content is None else (v.res_type, v.changed)
+        groups[key].append(v.res_pk)  # type: ignore[arg-type]
+    out: list[tuple[str, list[int], list[int] | None]] = []
+    for key, pks in groups.items():
+        if key is None:
+            out += [(table.name, pks, None) for table in INDEX_TABLES.values()]
+        else:
+            out += [(INDEX_TABLES[kind].name, pks, sps) for kind, sps in affected_sps(*key).items()]
+    return out
+
+
 def _index_tuples(versions: list[Version]) -> list[Rows]:
     by_type: dict[str, list[tuple]] = defaultdict(list)
     for v in versions:
         if v.content is None:
             continue
-        for param_type, rows in index_rows(v.content).items():
+        for param_type, rows in index_rows(v.content, v.changed).items():
             names = _INDEX_COLUMNS[param_type]
             by_type[param_type].extend((v.res_pk, row["sp"], *(row.get(n) for n in names)) for row in rows)
     return [
@@ -155,9 +178,10 @@ async def _write_generic(conn: AsyncConnection, versions: list[Version]) -> None
                 for v in existing
             ],
         )
-        pks = [v.res_pk for v in existing]
-        for table in INDEX_TABLES.values():
-            await conn.execute(sa.delete(table).where(table.c.res_pk.in_(pks)))
+        for name, pks, sps in _stale_index_rows(existing):
+            table = metadata.tables[name]
+            stale = table.c.res_pk.in_(pks) if sps is None else table.c.res_pk.in_(pks) & table.c.sp.in_(sps)
+            await conn.execute(sa.delete(table).where(stale))
     await conn.execute(
         sa.insert(resource_history),
         [
@@ -178,7 +202,7 @@ async def _write_generic(conn: AsyncConnection, versions: list[Version]) -> None
     for v in versions:
         if v.content is None:
             continue
-        for param_type, rows in index_rows(v.content).items():
+        for param_type, rows in index_rows(v.content, v.changed).items():
             for row in rows:
                 row["res_pk"] = v.res_pk
             by_table[param_type].extend(rows)
