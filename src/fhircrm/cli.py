@@ -106,7 +106,7 @@ def _seed(args: argparse.Namespace) -> int:
 
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed, today=today)
-    report = asyncio.run(run_seed(get_settings(), spec, url=args.url, streams=args.streams))
+    report = asyncio.run(run_seed(get_settings(), spec, url=args.url, streams=args.streams, jobs=args.jobs))
     print(f"wrote {report.resources} resources in {report.batches} transactions, {report.seconds:.1f}s")
     return 0
 
@@ -125,7 +125,13 @@ def _demo_seed(commands: argparse._SubParsersAction) -> None:
     seed.add_argument("--seed", type=int, default=7, help="the same seed always gives the same clinic")
     seed.add_argument("--today", help="YYYY-MM-DD the clinic is generated around (default: today)")
     seed.add_argument("--url", help="a FHIR base URL to load instead of this installation's store")
-    seed.add_argument("--streams", type=int, default=1, help="transactions in flight at once")
+    seed.add_argument("--streams", type=int, default=1, help="transactions in flight at once (with --jobs 0)")
+    seed.add_argument(
+        "--jobs",
+        type=int,
+        help="loaders at once: processes into this store (default 1 on SQLite, one per core up to 4 on "
+        "PostgreSQL; 0 loads in this process), transactions in flight with --url (default 4)",
+    )
     seed.set_defaults(handler=_seed)
     demo = commands.add_parser("demo", help="load the demo clinic (once), start everything, print where to go")
     demo.add_argument("--host")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -23,11 +25,14 @@ import httpx
 from fhircrm.config import Settings
 from fhircrm.db import analyze
 from fhircrm.demo.codes import DATA_ORIGIN_SYSTEM
-from fhircrm.demo.generator import ClinicSpec, generate_clinic, to_transaction_bundle
+from fhircrm.demo.generator import ClinicSpec
+from fhircrm.demo.wire import EncodedBatch, encode_transaction, encoded_batches
 
 FHIR_JSON = "application/fhir+json"
 DEMO_TAG = f"{DATA_ORIGIN_SYSTEM}|demo"
 IN_PROCESS_BASE = "http://fhircrm.local/fhir"
+REMOTE_JOBS = 4  # transactions in flight against another server: its cores do the work
+_POST_HEADERS = {"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
 
 
 class SeedError(RuntimeError):
@@ -84,16 +89,13 @@ class Progress:
             self.stream.flush()
 
 
-def _patients_in(batch: list[dict[str, Any]]) -> int:
-    return sum(1 for resource in batch if resource["resourceType"] == "Patient")
+async def post_transaction(client: httpx.AsyncClient, batch: bytes | list[dict[str, Any]]) -> None:
+    """POST one batch (encoded, or resources to encode) as a transaction; anything but 200 is a SeedError.
 
-
-async def post_transaction(client: httpx.AsyncClient, batch: list[dict[str, Any]]) -> None:
-    """POST one batch as a transaction; anything but 200 is a SeedError (nothing of that batch was stored)."""
-    bundle = to_transaction_bundle(batch)
-    response = await client.post(
-        "", json=bundle, headers={"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}, timeout=600
-    )
+    Nothing of a refused batch is stored (a transaction is all or nothing).
+    """
+    body = batch if isinstance(batch, bytes) else encode_transaction(batch)
+    response = await client.post("", content=body, headers=_POST_HEADERS, timeout=600)
     if response.status_code != 200:
         raise SeedError(f"transaction refused with HTTP {response.status_code}: {response.text[:500]}")
 
@@ -107,35 +109,35 @@ async def seed_clinic(
 ) -> SeedReport:
     """Write the clinic of `spec` through `client` (base URL = the FHIR base), `streams` transactions at a time.
 
-    The network batches come first and are written before any patient batch (patients reference them); the
-    patient batches are independent of each other, so they may run concurrently.
+    The network batches come first and are written one by one before any patient batch (patients reference
+    them); the batches after them are independent of each other, so they may run concurrently.
     `on_batch(patients, resources)` is called after each committed batch (progress bars).
     """
     started = time.monotonic()
     count = resources = 0
-    batches = generate_clinic(spec)
-    patient_batch = None
+    batches = encoded_batches(spec)
+    first_parallel = None
     for batch in batches:  # the network first, in order: everything after it references it
-        if _patients_in(batch):
-            patient_batch = batch
+        if batch.stage != "network":
+            first_parallel = batch
             break
-        await post_transaction(client, batch)
-        count, resources = count + 1, resources + len(batch)
+        await post_transaction(client, batch.body)
+        count, resources = count + 1, resources + batch.resources
         if on_batch:
-            on_batch(0, len(batch))
+            on_batch(0, batch.resources)
 
-    async def worker(queue: asyncio.Queue[list[dict[str, Any]] | None]) -> None:
+    async def worker(queue: asyncio.Queue[EncodedBatch | None]) -> None:
         nonlocal count, resources
         while (batch := await queue.get()) is not None:
-            await post_transaction(client, batch)
-            count, resources = count + 1, resources + len(batch)
+            await post_transaction(client, batch.body)
+            count, resources = count + 1, resources + batch.resources
             if on_batch:
-                on_batch(_patients_in(batch), len(batch))
+                on_batch(batch.patients, batch.resources)
 
-    queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(maxsize=streams * 2)
+    queue: asyncio.Queue[EncodedBatch | None] = asyncio.Queue(maxsize=streams * 2)
     tasks = [asyncio.create_task(worker(queue)) for _ in range(max(1, streams))]
     try:
-        for batch in itertools.chain([patient_batch] if patient_batch else [], batches):
+        for batch in itertools.chain([first_parallel] if first_parallel else [], batches):
             await _put(queue, batch, tasks)
         for _ in tasks:
             await _put(queue, None, tasks)
@@ -167,38 +169,88 @@ async def demo_patient_count(client: httpx.AsyncClient) -> int:
 
 
 @asynccontextmanager
-async def in_process_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """This process's own fhircrm app (lifespan run: migrated, engine open; no embedded worker) and a client."""
+async def in_process_api(
+    settings: Settings, *, migrate: bool = True, analyze_after: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """This process's own fhircrm app (lifespan run: engine open; no embedded worker) and a client.
+
+    `analyze_after` refreshes the planner statistics once the load is done (a bulk load); loader processes
+    leave that to whoever started them, which does it once.
+    """
     from fhircrm.app import create_app
 
-    app = create_app(settings.model_copy(update={"embedded_worker": False}))
+    app = create_app(settings.model_copy(update={"embedded_worker": False}), migrate=migrate)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url=IN_PROCESS_BASE, headers={"Accept": FHIR_JSON}
         ) as client:
             yield client
-        await analyze(app.state.engine)  # a bulk load: give the planner statistics before anyone queries
+        if analyze_after:
+            await analyze(app.state.engine)  # a bulk load: give the planner statistics before anyone queries
 
 
 @asynccontextmanager
-async def remote_api(url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def remote_api(url: str, connections: int = 8) -> AsyncIterator[httpx.AsyncClient]:
     """Any FHIR R4 server's base URL (another fhircrm, HAPI, ...)."""
-    limits = httpx.Limits(max_connections=8)
+    limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(
         base_url=url.rstrip("/"), headers={"Accept": FHIR_JSON}, limits=limits, timeout=600
     ) as client:
         yield client
 
 
-async def run_seed(settings: Settings, spec: ClinicSpec, *, url: str | None = None, streams: int = 1) -> SeedReport:
-    """``fhircrm seed``: into this installation's store (in process) or, with `url`, into any FHIR server."""
-    progress = Progress(spec.patients, "seeding")
+@contextmanager
+def quiet_http_log() -> Iterator[None]:
+    """No INFO line per POST from httpx while seeding: thousands of them would bury the progress bar."""
+    logger = logging.getLogger("httpx")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
     try:
-        if url:
-            async with remote_api(url) as client:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def default_jobs(settings: Settings, url: str | None) -> int:
+    """Loaders at once: several transactions for another server; on this store, one process per core on
+    PostgreSQL and a single writer on SQLite (its one write lock would only make concurrent writers wait)."""
+    if url:
+        return REMOTE_JOBS
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def run_seed(
+    settings: Settings,
+    spec: ClinicSpec,
+    *,
+    url: str | None = None,
+    streams: int = 1,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> SeedReport:
+    """``fhircrm seed``: into this installation's store or, with `url`, into any FHIR server.
+
+    Into this store, `jobs` loader processes (each its own app and connections) write the batches this process
+    generates and encodes, so generation overlaps loading and, on PostgreSQL, several transactions commit at
+    once; ``jobs=0`` loads in this process instead (`streams` transactions at a time). With `url`, `jobs` (or
+    `streams`, whichever is larger) transactions are in flight at once.
+    """
+    from fhircrm.demo.loader_pool import seed_with_loaders
+
+    jobs = default_jobs(settings, url) if jobs is None else jobs
+    progress = progress or Progress(spec.patients, "seeding")
+    try:
+        with quiet_http_log():
+            if url:
+                streams = max(streams, jobs, 1)
+                async with remote_api(url, connections=streams) as client:
+                    return await seed_clinic(client, spec, streams=streams, on_batch=progress.advance)
+            if jobs > 0:
+                return await seed_with_loaders(settings, spec, jobs=jobs, on_batch=progress.advance)
+            async with in_process_api(settings) as client:
                 return await seed_clinic(client, spec, streams=streams, on_batch=progress.advance)
-        async with in_process_api(settings) as client:
-            return await seed_clinic(client, spec, streams=streams, on_batch=progress.advance)
     finally:
         progress.close()
