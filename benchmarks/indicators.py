@@ -4,6 +4,8 @@ database-side replacement of the UI's Python recount) and the old Python recount
 
     .venv/bin/python benchmarks/indicators.py --patients 2000                       # SQLite scratch file
     .venv/bin/python benchmarks/indicators.py --patients 10000 --pg postgresql://postgres@127.0.0.1:5432/test
+
+`time_population` is the timing half on its own: ``benchmarks/seed.py`` runs it over the clinic it seeded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime as dt
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
@@ -31,11 +34,45 @@ from fhircrm.segments.refresh import refresh_all
 from fhircrm.stores import open_store
 
 
-async def timed(label: str, work) -> object:  # type: ignore[no-untyped-def]
+async def timed(label: str, work: Callable[[], Awaitable[object]]) -> float:
+    """Run `work`, print and return its wall time in seconds."""
     started = time.perf_counter()
-    result = await work()
-    print(f"{label:32s} {1000 * (time.perf_counter() - started):9.0f} ms")
-    return result
+    await work()
+    seconds = time.perf_counter() - started
+    print(f"{label:32s} {1000 * seconds:9.0f} ms", flush=True)
+    return seconds
+
+
+async def time_population(url: str, settings: Settings, now: dt.datetime, *, python_recount: bool = True) -> None:
+    """Time the segment refresh (twice: first load, then a no-change refresh), every indicator over the last
+    30 days, a segment slice and the dashboard figures, over the clinic already stored at `url`."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            store = open_store(conn, settings)
+            await load_segments(store)
+            await timed("segments: refresh all, first", lambda: refresh_all(store, now))
+        async with engine.begin() as conn:
+            store = open_store(conn, settings)
+            await timed("segments: refresh all, again", lambda: refresh_all(store, now))
+        last30 = Slice(now - dt.timedelta(days=30), now)
+        async with engine.connect() as conn:
+            store = open_store(conn, settings)
+            total = 0.0
+            for name in INDICATORS:
+                total += await timed(f"indicator {name}", lambda name=name: compute(store, name, last30))
+            print(f"{'all indicators (30 days)':32s} {1000 * total:9.0f} ms")
+            seg = Slice(last30.start, last30.end, segment="chronic-hypertension")
+            await timed("no-show-rate, segment slice", lambda: compute(store, "no-show-rate", seg))
+            await timed("dashboard figures, cold", lambda: dashboard_figures(store, now))
+            for _ in range(3):
+                await timed("dashboard figures, warm", lambda: dashboard_figures(store, now))
+            if python_recount:
+                from fhircrm.ui import dashboard
+
+                await timed("ui.dashboard.gather (python)", lambda: dashboard.gather(store))
+    finally:
+        await engine.dispose()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -49,35 +86,14 @@ async def main(args: argparse.Namespace) -> None:
     settings = Settings(environment="test", database_url=url, embedded_worker=False)
     engine = create_engine(url)
     await upgrade(engine)
+    await engine.dispose()
     try:
         now = dt.datetime.now(dt.UTC)  # the UI's recount reads the wall clock, so the clinic lives today
         spec = ClinicSpec(patients=args.patients, days=args.days, seed=7, today=now.date())
-        report = await run_seed(settings, spec, streams=args.streams)
+        report = await run_seed(settings, spec, jobs=args.jobs)
         print(f"seeded {report.resources} resources for {args.patients} patients in {report.seconds:.0f}s")
-        if args.pg:  # planner statistics, as autovacuum gathers them after a bulk load (grouped counts need them)
-            with psycopg.connect(args.pg.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE")
-        async with engine.begin() as conn:
-            store = open_store(conn, settings)
-            await load_segments(store)
-            await timed("segments: refresh all (16)", lambda: refresh_all(store, now))
-        last30 = Slice(now - dt.timedelta(days=30), now)
-        async with engine.connect() as conn:
-            store = open_store(conn, settings)
-            total = time.perf_counter()
-            for name in INDICATORS:
-                await timed(f"indicator {name}", lambda name=name: compute(store, name, last30))
-            print(f"{'all indicators (30 days)':32s} {1000 * (time.perf_counter() - total):9.0f} ms")
-            seg = Slice(last30.start, last30.end, segment="chronic-hypertension")
-            await timed("no-show-rate, segment slice", lambda: compute(store, "no-show-rate", seg))
-            await timed("dashboard figures, cold", lambda: dashboard_figures(store, now))
-            for _ in range(3):
-                await timed("dashboard figures, warm", lambda: dashboard_figures(store, now))
-            from fhircrm.ui import dashboard
-
-            await timed("ui.dashboard.gather (python)", lambda: dashboard.gather(store))
+        await time_population(url, settings, now)
     finally:
-        await engine.dispose()
         if args.pg:
             with psycopg.connect(args.pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -87,6 +103,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--days", type=int, default=120)
-    parser.add_argument("--streams", type=int, default=2)
+    parser.add_argument("--jobs", type=int, help="seed loader processes (default: as fhircrm seed)")
     parser.add_argument("--pg", help="PostgreSQL admin DSN: benchmark on a scratch database there")
     asyncio.run(main(parser.parse_args()))

@@ -1,13 +1,14 @@
-"""Seed benchmark: how fast `fhircrm seed` loads the demo clinic through the FHIR API, on SQLite and PostgreSQL.
+"""Seed benchmark: `fhircrm seed` into a scratch store, then the population work over the seeded clinic.
 
-On demand, not in CI. Loads into a fresh scratch store (a temporary SQLite file, or a new PostgreSQL database
-that is dropped afterwards) through the same in-process API path as ``fhircrm seed`` (transaction Bundles of
-PUTs), and prints resources/s for the generator alone and for the whole load, and the projected time for
-100,000 patients. ``--max-seconds`` stops a long run early and reports what it had done by then.
+On demand, not in CI. Seeds a fresh scratch store (a temporary SQLite file, or a new PostgreSQL database that is
+dropped afterwards) through the same path as ``fhircrm seed`` (`run_seed`: transaction Bundles of PUTs through
+the FHIR API of in-process apps, `--jobs` loader processes), prints the wall time and resources/s, then times
+the segment refresh and every indicator over that clinic (``benchmarks/indicators.py``'s `time_population`).
+``--max-seconds`` stops a long seed early and reports its rate so far (the timings are then skipped).
 
-    .venv/bin/python benchmarks/seed.py --backend sqlite --patients 2000
-    .venv/bin/python benchmarks/seed.py --backend postgresql --patients 2000 --streams 2
-    .venv/bin/python benchmarks/seed.py --backend postgresql --patients 100000 --streams 2 --max-seconds 1800
+    .venv/bin/python benchmarks/seed.py --patients 2000 --target sqlite
+    .venv/bin/python benchmarks/seed.py --patients 100000 --target postgresql
+    .venv/bin/python benchmarks/seed.py --patients 100000 --target postgresql --jobs 2 --no-indicators
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from pathlib import Path
 
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fhircrm.config import Settings
 from fhircrm.demo.generator import ClinicSpec, generate_clinic
-from fhircrm.demo.seed import Progress, in_process_api, seed_clinic
-
-TODAY = dt.date(2026, 3, 2)
+from fhircrm.demo.seed import Progress, default_jobs, run_seed
+from indicators import time_population
 
 
 def generator_rate(spec: ClinicSpec, limit: int = 2000) -> float:
@@ -41,57 +41,62 @@ def generator_rate(spec: ClinicSpec, limit: int = 2000) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def load(url: str, spec: ClinicSpec, streams: int, max_seconds: float) -> tuple[int, float, int]:
-    settings = Settings(environment="development", database_url=url)
+async def seed(settings: Settings, spec: ClinicSpec, jobs: int, max_seconds: float) -> tuple[int, float, int, bool]:
+    """(resources, seconds, patients, finished) of one seed, stopped after `max_seconds`."""
     progress = Progress(spec.patients, "seeding")
-    async with in_process_api(settings) as client:
-        started = time.perf_counter()
-        try:
-            await asyncio.wait_for(
-                seed_clinic(client, spec, streams=streams, on_batch=progress.advance), timeout=max_seconds
-            )
-        except TimeoutError:
-            pass
-        finally:
-            progress.close()
-        return progress.resources, time.perf_counter() - started, progress.done
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(run_seed(settings, spec, jobs=jobs, progress=progress), timeout=max_seconds)
+        finished = True
+    except TimeoutError:
+        finished = False
+    return progress.resources, time.perf_counter() - started, progress.done, finished
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--target", "--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--days", type=int, default=120)
-    parser.add_argument("--streams", type=int, default=1, help="transactions in flight at once")
-    parser.add_argument("--max-seconds", type=float, default=3600.0, help="stop early and report the rate so far")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", type=int, help="loader processes (default: as fhircrm seed for the target)")
+    parser.add_argument("--max-seconds", type=float, default=4 * 3600.0, help="stop the seed early")
+    parser.add_argument("--no-indicators", action="store_true", help="seed only")
     parser.add_argument(
         "--pg-admin-dsn", default=os.environ.get("FHIRCRM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args(argv)
-    spec = ClinicSpec(patients=args.patients, days=args.days, seed=7, today=TODAY)
+    now = dt.datetime.now(dt.UTC)  # the clinic lives today, so "the last 30 days" of the indicators hold data
+    spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed, today=now.date())
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    print(f"generator alone: {generator_rate(spec):,.0f} resources/s", flush=True)
 
-    print(f"generator alone: {generator_rate(spec):,.0f} resources/s")
     with tempfile.TemporaryDirectory() as tmp:
         name = f"fhircrm_seed_bench_{uuid.uuid4().hex[:8]}"
-        if args.backend == "sqlite":
+        if args.target == "sqlite":
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'seed.sqlite3'}"
         else:
             with psycopg.connect(args.pg_admin_dsn, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = f"{args.pg_admin_dsn.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+        settings = Settings(environment="development", database_url=url, embedded_worker=False)
+        jobs = default_jobs(settings, None) if args.jobs is None else args.jobs
         try:
-            resources, seconds, patients = asyncio.run(load(url, spec, args.streams, args.max_seconds))
+            resources, seconds, patients, finished = asyncio.run(seed(settings, spec, jobs, args.max_seconds))
+            rate = resources / seconds if seconds else 0.0
+            print(
+                f"seed, {args.target}, {jobs} loader process(es): {patients:,}/{args.patients:,} patients, "
+                f"{resources:,} resources in {seconds:,.1f}s wall = {rate:,.0f} resources/s"
+                + ("" if finished else f" (stopped after {args.max_seconds:,.0f}s)"),
+                flush=True,
+            )
+            if finished and not args.no_indicators:
+                asyncio.run(time_population(url, settings, now, python_recount=args.patients <= 20_000))
         finally:
-            if args.backend == "postgresql":
+            if args.target == "postgresql":
                 with psycopg.connect(args.pg_admin_dsn, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    rate = resources / seconds if seconds else 0.0
-    per_patient = seconds / patients if patients else float("nan")
-    projected = per_patient * 100_000 / 60
-    print(
-        f"{args.backend}, {args.streams} stream(s): {patients}/{args.patients} patients, {resources:,} resources "
-        f"in {seconds:,.1f}s = {rate:,.0f} resources/s; 100,000 patients would take ~{projected:,.0f} min"
-    )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
