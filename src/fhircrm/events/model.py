@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -41,7 +41,15 @@ class DomainEvent:
         return f"{self.name}:{self.subject}:{self.version}"
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """A plain dict (``data`` is already JSON: no deep copy as ``dataclasses.asdict`` would make)."""
+        return {
+            "name": self.name,
+            "subject": self.subject,
+            "version": self.version,
+            "patient": self.patient,
+            "occurred_at": self.occurred_at,
+            "data": self.data,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> DomainEvent:

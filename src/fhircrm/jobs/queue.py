@@ -69,8 +69,11 @@ async def enqueue_many(
             _INSERT_MANY_POSTGRESQL,
             {
                 "kind": kind,
-                "keys": list(keys),
-                "payloads": [orjson.dumps(p).decode() for p in payloads],
+                # One JSON document for the batch: orjson writes it at C speed, where a text[] parameter would be
+                # escaped element by element in Python.
+                "items": orjson.dumps(
+                    [{"key": key, "payload": payload} for key, payload in zip(keys, payloads, strict=True)]
+                ).decode(),
                 "run_at": run_at or now,
                 "now": now,
                 "channel": NOTIFY_CHANNEL,
@@ -104,8 +107,8 @@ _INSERT_MANY_POSTGRESQL = sa.text(
     """
     WITH added AS (
         INSERT INTO job (kind, dedupe_key, payload, status, attempts, run_at, created_at)
-        SELECT :kind, item.dedupe_key, item.payload::jsonb, 'pending', 0, :run_at, :now
-        FROM unnest(CAST(:keys AS varchar[]), CAST(:payloads AS text[])) WITH ORDINALITY AS item(dedupe_key, payload, n)
+        SELECT :kind, item.value ->> 'key', item.value -> 'payload', 'pending', 0, :run_at, :now
+        FROM jsonb_array_elements(CAST(:items AS jsonb)) WITH ORDINALITY AS item(value, n)
         ORDER BY item.n
         ON CONFLICT (dedupe_key) DO NOTHING
         RETURNING id
