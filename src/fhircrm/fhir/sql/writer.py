@@ -4,22 +4,25 @@ Every write in fhircrm, one resource or a 500-entry transaction, ends here as a 
 bundle costs a handful of statements instead of thousands of round trips. On PostgreSQL a small write is two
 round trips (new ids, then every row in one pipeline) and a large one streams each table with ``COPY``
 (``fhir/sql/copy.py``); each resource's JSON is serialized once for its current and history rows. SQLite takes
-executemany inserts, which are already cheap in-process.
+driver-level executemany of the same tuples, which is cheap in-process.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.fhir.search.extract import affected_sps, index_rows
 from fhircrm.fhir.sql.copy import PIPELINE_MAX_ROWS, Rows, Statement, copy_rows, driver, run_pipelined
-from fhircrm.fhir.sql.tables import INDEX_TABLES, metadata, resource, resource_history
+from fhircrm.fhir.sql.tables import INDEX_TABLES, metadata, resource
 
 
 @dataclass(slots=True)
@@ -46,82 +49,94 @@ async def write_versions(conn: AsyncConnection, versions: list[Version]) -> None
     """Persist ``versions`` (distinct resources) and fill in ``res_pk`` of the new ones."""
     if not versions:
         return
+    new = [v for v in versions if v.res_pk is None]
     if conn.dialect.name == "postgresql":
-        await _write_postgresql(conn, versions)
+        await _take_ids_postgresql(conn, new)
+        await _write_postgresql(conn, _rows(versions, new))
     else:
-        await _write_generic(conn, versions)
+        await _take_ids_sqlite(conn, new)
+        await _write_sqlite(conn, _rows(versions, new))
 
-
-# --- PostgreSQL: raw psycopg, content serialized once --------------------------------------------------------
 
 _RESOURCE_COLUMNS = ("id", "res_type", "fhir_id", "version", "last_updated", "deleted", "content")
 _RESOURCE_CASTS = ("", "", "", "", "", "", "::jsonb")
 _HISTORY_COLUMNS = ("res_pk", "version", "res_type", "fhir_id", "last_updated", "method", "deleted", "content")
 _HISTORY_CASTS = ("", "", "", "", "", "", "", "::jsonb")
-_UPDATE_CURRENT = "UPDATE resource SET version = %s, last_updated = %s, deleted = %s, content = %s::jsonb WHERE id = %s"
-_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('resource', 'id')) FROM generate_series(1, %s)"
 _INDEX_COLUMNS = {
     param_type: tuple(c.name for c in table.columns if c.name not in ("res_pk", "sp"))
     for param_type, table in INDEX_TABLES.items()
 }
 
 
-async def _write_postgresql(conn: AsyncConnection, versions: list[Version]) -> None:
-    """Small writes: one round trip for the ids of new resources, one pipelined round trip for everything else.
-    Large writes: the updates and index deletions pipelined, then one ``COPY`` per table."""
-    is_new = [v.res_pk is None for v in versions]
-    new = [v for v, fresh in zip(versions, is_new, strict=True) if fresh]
-    existing = [v for v, fresh in zip(versions, is_new, strict=True) if not fresh]
-    if new:
-        db = await driver(conn)
-        async with db.cursor() as cursor:
-            await cursor.execute(_NEXT_IDS, (len(new),))
-            for version, (pk,) in zip(new, await cursor.fetchall(), strict=True):
-                version.res_pk = pk
+@dataclass(slots=True)
+class _Rows:
+    """Everything one write changes, as tuples: the same for both databases, only the SQL differs."""
+
+    updates: list[tuple]  # (version, last_updated, deleted, content, res_pk) of existing resources
+    stale: list[tuple[str, list[int], list[int] | None]]  # index rows to delete: (table, res_pks, sps or all)
+    tables: list[Rows]  # rows to insert: current rows of new resources, history, index rows
+
+
+def _rows(versions: list[Version], new: list[Version]) -> _Rows:
+    """Each resource's JSON serialized once, for its current and history rows."""
+    fresh = {id(v) for v in new}
     texts = [orjson.dumps(v.content).decode() if v.content is not None else None for v in versions]
-    prelude: list[Statement] = []
-    if existing:
-        prelude.append(
-            Statement(
-                _UPDATE_CURRENT,
-                [
-                    (v.version, v.last_updated, v.deleted, text, v.res_pk)
-                    for v, text, fresh in zip(versions, texts, is_new, strict=True)
-                    if not fresh
-                ],
-            )
-        )
-        for name, pks, sps in _stale_index_rows(existing):
-            if sps is None:
-                prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s)", [(pks,)]))
-            else:
-                prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s) AND sp = ANY(%s)", [(pks, sps)]))
-    current = Rows(
-        "resource",
-        _RESOURCE_COLUMNS,
-        [
-            (v.res_pk, v.res_type, v.fhir_id, v.version, v.last_updated, v.deleted, text)
-            for v, text, fresh in zip(versions, texts, is_new, strict=True)
-            if fresh
-        ],
-        _RESOURCE_CASTS,
-    )
-    history = Rows(
-        "resource_history",
-        _HISTORY_COLUMNS,
-        [
-            (v.res_pk, v.version, v.res_type, v.fhir_id, v.last_updated, v.method, v.deleted, text)
+    current = [
+        (v.res_pk, v.res_type, v.fhir_id, v.version, v.last_updated, v.deleted, text)
+        for v, text in zip(versions, texts, strict=True)
+        if id(v) in fresh
+    ]
+    history = [
+        (v.res_pk, v.version, v.res_type, v.fhir_id, v.last_updated, v.method, v.deleted, text)
+        for v, text in zip(versions, texts, strict=True)
+    ]
+    existing = [v for v in versions if id(v) not in fresh]
+    return _Rows(
+        updates=[
+            (v.version, v.last_updated, v.deleted, text, v.res_pk)
             for v, text in zip(versions, texts, strict=True)
+            if id(v) not in fresh
         ],
-        _HISTORY_CASTS,
+        stale=_stale_index_rows(existing),
+        tables=[
+            Rows("resource", _RESOURCE_COLUMNS, current, _RESOURCE_CASTS),
+            Rows("resource_history", _HISTORY_COLUMNS, history, _HISTORY_CASTS),
+            *_index_tuples(versions),
+        ],
     )
-    tables = [current, history, *_index_tuples(versions)]
-    if sum(len(t.rows) for t in tables) <= PIPELINE_MAX_ROWS:
-        await run_pipelined(conn, [*prelude, *(t.insert() for t in tables if t.rows)])
+
+
+# --- PostgreSQL: raw psycopg, pipelined or COPY --------------------------------------------------------------
+
+_UPDATE_CURRENT = "UPDATE resource SET version = %s, last_updated = %s, deleted = %s, content = %s::jsonb WHERE id = %s"
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('resource', 'id')) FROM generate_series(1, %s)"
+
+
+async def _take_ids_postgresql(conn: AsyncConnection, new: list[Version]) -> None:
+    if not new:
+        return
+    db = await driver(conn)
+    async with db.cursor() as cursor:
+        await cursor.execute(_NEXT_IDS, (len(new),))
+        for version, (pk,) in zip(new, await cursor.fetchall(), strict=True):
+            version.res_pk = pk
+
+
+async def _write_postgresql(conn: AsyncConnection, rows: _Rows) -> None:
+    """Small writes: one pipelined round trip for everything. Large writes: the updates and index deletions
+    pipelined, then one ``COPY`` per table."""
+    prelude = [Statement(_UPDATE_CURRENT, rows.updates)]
+    for name, pks, sps in rows.stale:
+        if sps is None:
+            prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s)", [(pks,)]))
+        else:
+            prelude.append(Statement(f"DELETE FROM {name} WHERE res_pk = ANY(%s) AND sp = ANY(%s)", [(pks, sps)]))
+    if sum(len(t.rows) for t in rows.tables) <= PIPELINE_MAX_ROWS:
+        await run_pipelined(conn, [*prelude, *(t.insert() for t in rows.tables if t.rows)])
         return
     await run_pipelined(conn, prelude)
-    for rows in tables:
-        await copy_rows(conn, rows)
+    for table in rows.tables:
+        await copy_rows(conn, table)
 
 
 def _stale_index_rows(existing: list[Version]) -> list[tuple[str, list[int], list[int] | None]]:
@@ -155,78 +170,66 @@ def _index_tuples(versions: list[Version]) -> list[Rows]:
     ]
 
 
-# --- SQLite (and any other database): SQLAlchemy Core ---------------------------------------------------------
+# --- SQLite: executemany of plain tuples through the driver ----------------------------------------------------
 
 
-async def _write_generic(conn: AsyncConnection, versions: list[Version]) -> None:
-    new = [v for v in versions if v.res_pk is None]
-    existing = [v for v in versions if v.res_pk is not None]
-    if new:
-        await _insert_current(conn, new)
-    if existing:
-        await conn.execute(
-            sa.update(resource)
-            .where(resource.c.id == sa.bindparam("pk"))
-            .values(
-                version=sa.bindparam("version"),
-                last_updated=sa.bindparam("last_updated"),
-                deleted=sa.bindparam("deleted"),
-                content=sa.bindparam("content"),
-            ),
-            [
-                {"pk": v.res_pk, **_current_row(v, keys=("version", "last_updated", "deleted", "content"))}
-                for v in existing
-            ],
-        )
-        for name, pks, sps in _stale_index_rows(existing):
-            table = metadata.tables[name]
-            stale = table.c.res_pk.in_(pks) if sps is None else table.c.res_pk.in_(pks) & table.c.sp.in_(sps)
-            await conn.execute(sa.delete(table).where(stale))
-    await conn.execute(
-        sa.insert(resource_history),
-        [
-            {
-                "res_pk": v.res_pk,
-                "version": v.version,
-                "res_type": v.res_type,
-                "fhir_id": v.fhir_id,
-                "last_updated": v.last_updated,
-                "method": v.method,
-                "deleted": v.deleted,
-                "content": v.content,
-            }
-            for v in versions
-        ],
-    )
-    by_table: dict[str, list[dict]] = defaultdict(list)
-    for v in versions:
-        if v.content is None:
-            continue
-        for param_type, rows in index_rows(v.content, v.changed).items():
-            for row in rows:
-                row["res_pk"] = v.res_pk
-            by_table[param_type].extend(rows)
-    for param_type, rows in by_table.items():
-        await conn.execute(sa.insert(INDEX_TABLES[param_type]), rows)
-
-
-async def _insert_current(conn: AsyncConnection, new: list[Version]) -> None:
-    """Insert the current rows of new resources with ids taken in one step: the transaction holds SQLite's write
-    lock from its start (``BEGIN IMMEDIATE``, see ``fhircrm.db``), so ``max(id)`` cannot move under us, and a
-    plain executemany replaces one ``INSERT ... RETURNING`` per row."""
+async def _take_ids_sqlite(conn: AsyncConnection, new: list[Version]) -> None:
+    """Ids for new resources in one step: the transaction holds SQLite's write lock from its start (``BEGIN
+    IMMEDIATE``, see ``fhircrm.db``), so ``max(id)`` cannot move under us, and a plain executemany replaces one
+    ``INSERT ... RETURNING`` per row."""
+    if not new:
+        return
     top = (await conn.execute(sa.select(sa.func.coalesce(sa.func.max(resource.c.id), 0)))).scalar_one()
     for offset, version in enumerate(new, start=1):
         version.res_pk = top + offset
-    await conn.execute(sa.insert(resource), [{"id": v.res_pk, **_current_row(v)} for v in new])
 
 
-def _current_row(v: Version, keys: tuple[str, ...] | None = None) -> dict:
-    row = {
-        "res_type": v.res_type,
-        "fhir_id": v.fhir_id,
-        "version": v.version,
-        "last_updated": v.last_updated,
-        "deleted": v.deleted,
-        "content": v.content,
-    }
-    return row if keys is None else {k: row[k] for k in keys}
+_IN_JSON = "IN (SELECT value FROM json_each(?))"  # a whole id list as one parameter: no bound-variable limit
+
+
+async def _write_sqlite(conn: AsyncConnection, rows: _Rows) -> None:
+    """The same rows as on PostgreSQL, as driver-level executemany (no per-row SQL compilation); values are
+    stored exactly as SQLAlchemy stores them (``_sqlite_values``), so reads through Core see no difference."""
+    if rows.updates:
+        fix = _sqlite_values("resource", ("version", "last_updated", "deleted", "content", "id"))
+        await conn.exec_driver_sql(
+            "UPDATE resource SET version = ?, last_updated = ?, deleted = ?, content = ? WHERE id = ?",
+            [fix(row) for row in rows.updates],
+        )
+    for name, pks, sps in rows.stale:
+        if sps is None:
+            await conn.exec_driver_sql(f"DELETE FROM {name} WHERE res_pk {_IN_JSON}", (orjson.dumps(pks).decode(),))
+        else:
+            await conn.exec_driver_sql(
+                f"DELETE FROM {name} WHERE res_pk {_IN_JSON} AND sp {_IN_JSON}",
+                (orjson.dumps(pks).decode(), orjson.dumps(sps).decode()),
+            )
+    for table in rows.tables:
+        if table.rows:
+            fix = _sqlite_values(table.table, table.columns)
+            placeholders = ", ".join("?" * len(table.columns))
+            await conn.exec_driver_sql(
+                f"INSERT INTO {table.table} ({', '.join(table.columns)}) VALUES ({placeholders})",
+                [fix(row) for row in table.rows],
+            )
+
+
+@cache
+def _sqlite_values(table: str, columns: tuple[str, ...]) -> Callable[[tuple], tuple]:
+    """Turn a row of Python values into what SQLAlchemy would bind on SQLite: datetimes in its fixed text form
+    (so that they compare as text), booleans as integers. JSON content arrives already serialized."""
+    dialect = sqlite.dialect()
+    processors = [
+        None if name == "content" else metadata.tables[table].c[name].type._cached_bind_processor(dialect)
+        for name in columns
+    ]
+    if not any(processors):
+        return tuple
+    pairs = list(enumerate(processors))
+
+    def fix(row: tuple) -> tuple:
+        return tuple(
+            value if p is None or value is None else p(value) for (_, p), value in zip(pairs, row, strict=True)
+        )
+
+    return fix
