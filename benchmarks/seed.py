@@ -9,6 +9,11 @@ the segment refresh and every indicator over that clinic (``benchmarks/indicator
     .venv/bin/python benchmarks/seed.py --patients 2000 --target sqlite
     .venv/bin/python benchmarks/seed.py --patients 100000 --target postgresql
     .venv/bin/python benchmarks/seed.py --patients 100000 --target postgresql --jobs 2 --no-indicators
+    .venv/bin/python benchmarks/seed.py --patients 10000 --target postgresql --keep     # prints the database
+    .venv/bin/python benchmarks/seed.py --target postgresql --reuse fhircrm_seed_bench_ab12cd34  # re-time only
+
+``--keep`` leaves the PostgreSQL database in place and ``--reuse NAME`` times an existing one without seeding,
+so one seed serves many timing runs (drop it yourself afterwards; the clinic lives on its seeding day).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, help="loader processes (default: as fhircrm seed for the target)")
     parser.add_argument("--max-seconds", type=float, default=4 * 3600.0, help="stop the seed early")
     parser.add_argument("--no-indicators", action="store_true", help="seed only")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (name printed)")
+    parser.add_argument("--reuse", metavar="DB", help="time an existing PostgreSQL database; no seed")
     parser.add_argument(
         "--pg-admin-dsn", default=os.environ.get("FHIRCRM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     )
@@ -72,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generator alone: {generator_rate(spec):,.0f} resources/s", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        name = f"fhircrm_seed_bench_{uuid.uuid4().hex[:8]}"
+        name = args.reuse or f"fhircrm_seed_bench_{uuid.uuid4().hex[:8]}"
+        keep = args.keep or bool(args.reuse)
+        if args.reuse:
+            url = f"{args.pg_admin_dsn.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+            settings = Settings(environment="development", database_url=url, embedded_worker=False)
+            asyncio.run(time_population(url, settings, now, python_recount=False))
+            return 0
         if args.target == "sqlite":
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'seed.sqlite3'}"
         else:
@@ -93,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             if finished and not args.no_indicators:
                 asyncio.run(time_population(url, settings, now, python_recount=args.patients <= 20_000))
         finally:
-            if args.target == "postgresql":
+            if args.target == "postgresql" and keep:
+                print(f"kept database {name}", flush=True)
+            elif args.target == "postgresql":
                 with psycopg.connect(args.pg_admin_dsn, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

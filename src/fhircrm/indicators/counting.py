@@ -12,7 +12,7 @@ PAGE = 1000
 Members = str | None
 
 
-def _members_param(group: Members, patient_param: str) -> list[tuple[str, str]]:
+def members_param(group: Members, patient_param: str) -> list[tuple[str, str]]:
     """The segment as one chained reverse link, so the database joins membership (no batches of patient ids)."""
     if group is None:
         return []
@@ -28,7 +28,7 @@ async def count(
     patient_param: str = "patient",
 ) -> int:
     """How many ``resource_type`` match; with ``segment`` (a segment's Group id) only its members'."""
-    query = [*params, *_members_param(segment, patient_param), ("_summary", "count")]
+    query = [*params, *members_param(segment, patient_param), ("_summary", "count")]
     return (await store.search(resource_type, query)).total or 0
 
 
@@ -41,7 +41,7 @@ async def fetch(
     patient_param: str = "patient",
 ) -> list[dict]:
     """Every match (paged), for the indicators that need values counts cannot give (times, groupings)."""
-    query = [*params, *_members_param(segment, patient_param)]
+    query = [*params, *members_param(segment, patient_param)]
     found: list[dict] = []
     offset = 0
     while True:
