@@ -4,6 +4,9 @@ Counting with one ``_summary=count`` search per (group, status) costs a query pe
 service line; here each dimension is a single ``GROUP BY`` over the Appointment index rows (status token x start
 date x actor reference / service-type token / risk band), so the figures are exact however many Appointments
 there are and cost a handful of index scans. Read-only: writes go through the FHIR store.
+
+Every function takes ``restrict``: the caller's access to Appointments (``sql_search.restriction`` of the
+store's branches, None for everything), so a figure never counts an Appointment its caller could not search.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ def naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def appointments(statuses: tuple[str, ...], since: datetime, until: datetime) -> Select:
+#: the caller's access to Appointments as a condition on ``resource`` (None: everything)
+Restrict = sa.ColumnElement[bool] | None
+
+
+def appointments(statuses: tuple[str, ...], since: datetime, until: datetime, restrict: Restrict = None) -> Select:
     """(pk, start, status) of Appointments with one of ``statuses`` starting in [since, until].
 
     Only index rows: a deleted resource has none, so the resource table is not needed. Both tables are
@@ -47,7 +54,7 @@ def appointments(statuses: tuple[str, ...], since: datetime, until: datetime) ->
     """
     start = idx_date.alias("start")
     status = idx_token.alias("status")
-    return (
+    query = (
         sa.select(start.c.res_pk.label("pk"), start.c.low.label("start"), status.c.code.label("status"))
         .join(status, sa.and_(status.c.res_pk == start.c.res_pk, status.c.sp == _STATUS))
         .where(
@@ -57,6 +64,9 @@ def appointments(statuses: tuple[str, ...], since: datetime, until: datetime) ->
             status.c.code.in_(statuses),
         )
     )
+    if restrict is not None:
+        query = query.where(start.c.res_pk.in_(sa.select(resource.c.id).where(restrict)))
+    return query
 
 
 def _outcome(status: sa.ColumnElement) -> sa.ColumnElement:
@@ -74,23 +84,22 @@ async def _grouped(conn: AsyncConnection, key: sa.ColumnElement, base: sa.Subque
     return dict(out)
 
 
-async def overall(conn: AsyncConnection, since: datetime, now: datetime) -> dict[str, int]:
-    base = appointments(OUTCOMES, since, now).subquery()
-    counts = await _grouped(conn, sa.literal("all"), base)
-    return counts.get("all", {"noshow": 0, "attended": 0})
+def overall(weekly: Counts) -> dict[str, int]:
+    """All of ``weekly``'s weeks: the same Appointments, so no second query."""
+    return {o: sum(c.get(o, 0) for c in weekly.values()) for o in ("noshow", "attended")}
 
 
-async def weekly(conn: AsyncConnection, now: datetime, weeks: int) -> Counts:
+async def weekly(conn: AsyncConnection, now: datetime, weeks: int, restrict: Restrict = None) -> Counts:
     """Week 0 is the seven days up to ``now``, week 1 the seven before, ..."""
     since = now - timedelta(weeks=weeks)
-    base = appointments(OUTCOMES, since, now).subquery()
+    base = appointments(OUTCOMES, since, now, restrict).subquery()
     bounds = [(base.c.start > naive(now - timedelta(weeks=w + 1)), str(w)) for w in range(weeks)]
     return await _grouped(conn, sa.case(*bounds, else_=str(weeks - 1)), base)
 
 
-async def by_service(conn: AsyncConnection, since: datetime, now: datetime) -> Counts:
+async def by_service(conn: AsyncConnection, since: datetime, now: datetime, restrict: Restrict = None) -> Counts:
     """Keyed by the service type's display (else code); "unspecified" without one. One per Appointment."""
-    base = appointments(OUTCOMES, since, now).subquery()
+    base = appointments(OUTCOMES, since, now, restrict).subquery()
     service = (
         sa.select(
             idx_token.c.res_pk,
@@ -104,18 +113,20 @@ async def by_service(conn: AsyncConnection, since: datetime, now: datetime) -> C
     return await _grouped(conn, key, base, (service, service.c.res_pk == base.c.pk, True))
 
 
-async def by_actor(conn: AsyncConnection, since: datetime, now: datetime, types: tuple[str, ...]) -> Counts:
+async def by_actor(
+    conn: AsyncConnection, since: datetime, now: datetime, types: tuple[str, ...], restrict: Restrict = None
+) -> Counts:
     """Keyed by "Type/id" of the Appointment's participant actors of ``types`` (Location, PractitionerRole...)."""
-    base = appointments(OUTCOMES, since, now).subquery()
+    base = appointments(OUTCOMES, since, now, restrict).subquery()
     ref = idx_reference.alias("actor")
     on = sa.and_(ref.c.res_pk == base.c.pk, ref.c.sp == _ACTOR, ref.c.target_type.in_(types), ref.c.url.is_(None))
     key = ref.c.target_type + "/" + ref.c.target_id
     return await _grouped(conn, key, base, (ref, on, False))
 
 
-async def by_band(conn: AsyncConnection, since: datetime, now: datetime) -> Counts:
+async def by_band(conn: AsyncConnection, since: datetime, now: datetime, restrict: Restrict = None) -> Counts:
     """Keyed by the qualitative risk of the Appointment's latest no-show RiskAssessment ("not assessed")."""
-    base = appointments(OUTCOMES, since, now).subquery()
+    base = appointments(OUTCOMES, since, now, restrict).subquery()
     latest = (
         sa.select(idx_reference.c.target_id.label("appointment"), sa.func.max(idx_reference.c.res_pk).label("pk"))
         .where(idx_reference.c.sp == _BASIS, idx_reference.c.target_type == "Appointment")
@@ -134,11 +145,11 @@ async def by_band(conn: AsyncConnection, since: datetime, now: datetime) -> Coun
     )
 
 
-async def slots(conn: AsyncConnection, since: datetime, until: datetime) -> tuple[int, int]:
+async def slots(conn: AsyncConnection, since: datetime, until: datetime, restrict: Restrict = None) -> tuple[int, int]:
     """(freed, recovered): distinct Slots of cancelled Appointments, and those also held by a live one."""
 
     def slot_ids(statuses: tuple[str, ...]) -> Select:
-        base = appointments(statuses, since, until).subquery()
+        base = appointments(statuses, since, until, restrict).subquery()
         return (
             sa.select(idx_reference.c.target_id)
             .join(base, base.c.pk == idx_reference.c.res_pk)
@@ -152,9 +163,13 @@ async def slots(conn: AsyncConnection, since: datetime, until: datetime) -> tupl
     return freed_n, (await conn.execute(recovered)).scalar_one()
 
 
-async def upcoming(conn: AsyncConnection, now: datetime, days: int) -> list[dict]:
-    """Active Appointments starting in the next ``days`` (their content: confirmation is a participant's status)."""
-    base = appointments(ACTIVE, now, now + timedelta(days=days)).subquery()
-    query = sa.select(resource.c.content).join(base, base.c.pk == resource.c.id).where(resource.c.deleted.is_(False))
-    rows = await conn.execute(query)
-    return [c for (c,) in rows if c]
+async def upcoming(conn: AsyncConnection, now: datetime, days: int, restrict: Restrict = None) -> list[list[dict]]:
+    """The participants of each active Appointment starting in the next ``days`` (confirmation is a participant's
+    status): that element only, not whole resources."""
+    base = appointments(ACTIVE, now, now + timedelta(days=days), restrict).subquery()
+    query = (
+        sa.select(resource.c.content["participant"])
+        .join(base, base.c.pk == resource.c.id)
+        .where(resource.c.deleted.is_(False), resource.c.content.is_not(None))
+    )
+    return [participants or [] for (participants,) in await conn.execute(query)]
