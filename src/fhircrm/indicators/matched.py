@@ -10,6 +10,7 @@ only the elements it needs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
@@ -17,7 +18,8 @@ from sqlalchemy.sql import Select
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.registry import sp_hash
 from fhircrm.fhir.sql import search as sql_search
-from fhircrm.fhir.sql.tables import idx_token, resource
+from fhircrm.fhir.sql.conditions import number_condition, split_prefix
+from fhircrm.fhir.sql.tables import idx_number, idx_token, resource
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators.counting import Members, members_param
 
@@ -97,3 +99,36 @@ async def elements(
     columns = [resource.c.content[path] if len(path) > 1 else resource.c.content[path[0]] for path in paths]
     query = sa.select(*columns).where(resource.c.id.in_(selected))
     return [tuple(row) for row in await store.conn.execute(query)]
+
+
+async def score_counts(
+    store: FhirStore,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    scores: dict[str, str],
+    *,
+    tags: tuple[str, Sequence[str]] | None = None,
+    segment: Members = None,
+) -> dict[str, dict[str, int]]:
+    """{"all" (and each tag code): {name: matches whose ``score`` satisfies scores[name]}}, e.g. scores
+    ``{"total": "ge0", "promoters": "ge9"}``: what one ``score=ge9`` (``_tag=system|code``) search each would
+    count, in one query (two with ``tags`` = (system, codes)), reading the ``score`` index rows only."""
+    selected = matched(store, resource_type, params, segment=segment)
+    value = idx_number.c.value
+    counted = []
+    for condition in scores.values():
+        prefix, number = split_prefix(condition)
+        met = number_condition(prefix, Decimal(number), value)
+        counted.append(sa.func.count(sa.distinct(sa.case((met, idx_number.c.res_pk)))))
+    where = [idx_number.c.sp == sp_hash(resource_type, "score"), idx_number.c.res_pk.in_(selected)]
+    rows = [("all", *(await store.conn.execute(sa.select(*counted).where(*where))).one())]
+    if tags is not None:
+        tag = idx_token.alias("tag")
+        query = (
+            sa.select(tag.c.code, *counted)
+            .join(tag, tag.c.res_pk == idx_number.c.res_pk)
+            .where(*where, tag.c.sp == sp_hash(resource_type, "_tag"), tag.c.system == tags[0], tag.c.code.in_(tags[1]))
+            .group_by(tag.c.code)
+        )
+        rows.extend(await store.conn.execute(query))
+    return {key: dict(zip(scores, ns, strict=True)) for key, *ns in rows}
