@@ -39,17 +39,25 @@ def _is_reference(node: dict, parent_key: str) -> bool:
 
 
 def objects(node: object, parent_key: str = "") -> list[dict]:
-    """Every Reference object under ``node`` (the fast path: an explicit stack, no locations built)."""
+    """Every Reference object under ``node`` (the fast path: an explicit stack, no locations built; it runs twice
+    for every resource written, so it avoids generators and ``isinstance`` on unions)."""
     found: list[dict] = []
     stack: list[tuple[object, str]] = [(node, parent_key)]
+    push, pop = stack.append, stack.pop
     while stack:
-        item, key = stack.pop()
-        if isinstance(item, dict):
+        item, key = pop()
+        if type(item) is dict:
             if "reference" in item and _is_reference(item, key):
                 found.append(item)
-            stack.extend((value, name) for name, value in item.items() if isinstance(value, dict | list))
-        elif isinstance(item, list):
-            stack.extend((value, key) for value in item if isinstance(value, dict | list))
+            for name, value in item.items():
+                kind = type(value)
+                if kind is dict or kind is list:
+                    push((value, name))
+        elif type(item) is list:
+            for value in item:
+                kind = type(value)
+                if kind is dict or kind is list:
+                    push((value, key))
     return found
 
 
