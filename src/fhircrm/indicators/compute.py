@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators import appointments, experience, referrals, work
+from fhircrm.indicators import appointments, experience, matched, referrals, work
 from fhircrm.indicators.counting import Members
 from fhircrm.indicators.slices import Slice
 from fhircrm.segments.groups import find_segment
@@ -46,4 +46,5 @@ async def compute(store: FhirStore, indicator: str, s: Slice) -> dict:
 
 async def compute_all(store: FhirStore, s: Slice) -> dict[str, dict]:
     segment = await _segment(store, s)
-    return {name: await func(store, s, segment) for name, func in INDICATORS.items()}
+    with matched.shared():
+        return {name: await func(store, s, segment) for name, func in INDICATORS.items()}

@@ -9,7 +9,9 @@ only the elements it needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -65,6 +67,21 @@ def with_status(selected: Select, resource_type: str, codes: Sequence[str]) -> S
     return sa.select(rows.c.res_pk, rows.c.code).where(rows.c.code.in_(codes))
 
 
+#: by_status answers kept while ``shared()`` is open: indicators over the same slice share one count
+_shared: ContextVar[dict[tuple, dict[str, int]] | None] = ContextVar("indicator_counts", default=None)
+
+
+@contextmanager
+def shared() -> Iterator[None]:
+    """Within this block, equal ``by_status`` questions are asked of the database once (``compute_all``:
+    no-show and late cancellation count the same Appointments)."""
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 async def by_status(
     store: FhirStore,
     resource_type: str,
@@ -75,6 +92,24 @@ async def by_status(
     patient_param: str = "patient",
 ) -> dict[str, int]:
     """{status: matches} among ``codes``: every status counted in one query."""
+    cache = _shared.get()
+    key = (id(store), resource_type, tuple(params), tuple(codes), segment, patient_param)
+    if cache is not None and key in cache:
+        return cache[key]
+    counts = await _by_status(store, resource_type, params, codes, segment, patient_param)
+    if cache is not None:
+        cache[key] = counts
+    return counts
+
+
+async def _by_status(
+    store: FhirStore,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    codes: Sequence[str],
+    segment: Members,
+    patient_param: str,
+) -> dict[str, int]:
     selected = matched(store, resource_type, params, segment=segment, patient_param=patient_param)
     rows = with_status(selected, resource_type, codes).subquery()
     query = sa.select(rows.c.code, sa.func.count(sa.distinct(rows.c.res_pk))).group_by(rows.c.code)
