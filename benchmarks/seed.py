@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.UTC)  # the clinic lives today, so "the last 30 days" of the indicators hold data
     spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed, today=now.date())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    print(f"generator alone: {generator_rate(spec):,.0f} resources/s", flush=True)
+    if not args.reuse:
+        print(f"generator alone: {generator_rate(spec):,.0f} resources/s", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         name = args.reuse or f"fhircrm_seed_bench_{uuid.uuid4().hex[:8]}"
