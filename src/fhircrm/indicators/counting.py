@@ -19,19 +19,6 @@ def members_param(group: Members, patient_param: str) -> list[tuple[str, str]]:
     return [(f"{patient_param}:Patient._has:Group:active-member:_id", group)]
 
 
-async def count(
-    store: FhirStore,
-    resource_type: str,
-    params: list[tuple[str, str]],
-    *,
-    segment: Members = None,
-    patient_param: str = "patient",
-) -> int:
-    """How many ``resource_type`` match; with ``segment`` (a segment's Group id) only its members'."""
-    query = [*params, *members_param(segment, patient_param), ("_summary", "count")]
-    return (await store.search(resource_type, query)).total or 0
-
-
 async def fetch(
     store: FhirStore,
     resource_type: str,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.counting import Members, count, rate
+from fhircrm.indicators.counting import Members, rate
+from fhircrm.indicators.matched import count
 from fhircrm.indicators.slices import Slice
 
 BOOKED = "booked,arrived,checked-in,fulfilled,noshow"
