@@ -9,8 +9,8 @@ per batch), and prints the wall time and rate. Checks that every timer was compl
 ``--dispatch none`` measures claiming and completing only; ``record`` writes the Communication each message
 would be (one store write per message, as the channel layer does).
 
-Measured 2026-11-27 on the 2-core dev machine, ``--timers 100000``: 31.8 s (3,147 timers/s; load average
-1.7-2.6 from another job during the run), was 151-229 s. Two changes did it: an update is validated and
+Measured 2026-11-27 on the 2-core dev machine, ``--timers 100000``: 24.9 s (4,009 timers/s) on a quiet machine,
+31.8 s with another job running; it was 151-229 s. Two changes did it: an update is validated and
 re-indexed only for the top-level elements it changed (``fhir/diff.py``: completing a timer rewrites its
 ``status`` row, not its ~20 index rows), and the planner has statistics after the bulk load (``ANALYZE``, which
 autovacuum does in production; without them the index-row DELETE walked every ``status`` row, O(n) per batch).
