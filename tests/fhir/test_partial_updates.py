@@ -126,3 +126,21 @@ async def test_an_update_after_a_delete_indexes_everything_again(client: httpx.A
     restored = await client.put(f"/Task/{created['id']}", json={**created, "status": "ready"})
     assert restored.status_code == 201
     assert await _ids(client, "owner=PractitionerRole/r1&status=ready") == {created["id"]}
+
+
+async def test_a_status_change_keeps_a_required_choice_valid(client: httpx.AsyncClient) -> None:
+    """``medication[x]`` is required as a choice: a partial validation must carry it over from the stored
+    version, or every status change of a MedicationRequest would be refused."""
+    order = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {"text": "metformin 500 mg"},
+    }
+    created = (await client.post("/MedicationRequest", json=order)).json()
+    stopped = await client.put(f"/MedicationRequest/{created['id']}", json={**created, "status": "stopped"})
+    assert stopped.status_code == 200, stopped.text
+    without = {k: v for k, v in created.items() if k != "medicationCodeableConcept"}
+    refused = await client.put(f"/MedicationRequest/{created['id']}", json=without)
+    assert refused.status_code == 422

@@ -42,6 +42,12 @@ class _TopLevel:
     required: frozenset[str]
     choices: frozenset[str]
 
+    @property
+    def carried(self) -> frozenset[str]:
+        """What a partial validation takes from the previous version when unchanged: a required choice
+        (``MedicationRequest.medication[x]``) is required without any one of its keys being so."""
+        return self.required | self.choices
+
 
 @cache
 def _top_level(resource_type: str) -> _TopLevel:
@@ -61,9 +67,9 @@ def validate_change(content: dict, previous: dict, changed: frozenset[str]) -> N
     """Validate an update of a stored (hence already valid) resource by checking only what changed.
 
     The top-level elements of a FHIR model validate independently of each other except for required elements
-    and choices, so the changed elements are checked together with the required ones (taken from the previous
-    version when unchanged), and a change that touches a choice falls back to the whole resource. Errors name
-    the same elements as a full validation would.
+    and choices, so the changed elements are checked together with the required ones and the choices (taken from
+    the previous version when unchanged), and a change that touches a choice falls back to the whole resource.
+    Errors name the same elements as a full validation would.
     """
     shape = _top_level(content["resourceType"])
     if changed & shape.choices:
@@ -72,7 +78,7 @@ def validate_change(content: dict, previous: dict, changed: frozenset[str]) -> N
     if not changed:
         return
     partial = {"resourceType": content["resourceType"], "id": content.get("id")}
-    partial.update((key, previous[key]) for key in shape.required if key in previous and key not in changed)
+    partial.update((key, previous[key]) for key in shape.carried if key in previous and key not in changed)
     partial.update((key, content[key]) for key in changed if key in content)
     validate(partial)
 
