@@ -123,14 +123,6 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
         if appointment is None:
             intent = Intent.NONE  # nothing to confirm: a person reads it
     topic = _topic(replied) or "general"
-    if survey and intent is Intent.NONE and await _answers_survey(store, settings, message, patient, replied, topic):
-        intent = Intent.SURVEY_ANSWER  # scored: nothing for a person to read
-    thread = None
-    if intent in (Intent.NONE, Intent.CALLBACK):
-        reason = message.reason if patient else "identify-sender"
-        thread = await threads.thread_for_inbound(
-            store, patient_ref=patient, topic=topic, channel=message.channel, address=message.address, reason=reason
-        )
     body = communications.inbound(
         channel=message.channel,
         sender_ref=patient,
@@ -141,6 +133,14 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
         topic=topic,
         in_response_to=f"Communication/{replied['id']}" if replied else None,
     )
+    if survey and intent is Intent.NONE and patient and replied and await _answers_survey(store, settings, body):
+        intent = Intent.SURVEY_ANSWER  # scored: nothing for a person to read
+    thread = None
+    if intent in (Intent.NONE, Intent.CALLBACK):
+        reason = message.reason if patient else "identify-sender"
+        thread = await threads.thread_for_inbound(
+            store, patient_ref=patient, topic=topic, channel=message.channel, address=message.address, reason=reason
+        )
     if thread:
         body["partOf"] = [communications.ref(f"Task/{thread['id']}")]
     if appointment:
@@ -151,27 +151,14 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     return outcome
 
 
-async def _answers_survey(
-    store: FhirStore, settings: Settings, message: InboundMessage, patient: str | None, replied: dict | None, topic: str
-) -> bool:
-    """Record the reply as the survey's answer when it is a valid score (the path the MessageReceived consumer
-    takes too; a second answer to one invitation is refused there, so one reply never counts twice)."""
+async def _answers_survey(store: FhirStore, settings: Settings, reply: dict) -> bool:
+    """Record the reply (the inbound Communication about to be stored) as the survey's answer when it is a valid
+    score (the path the MessageReceived consumer takes too; a second answer to one invitation is refused there, so
+    one reply never counts twice)."""
     from fhircrm.surveys.replies import answer_from_reply
     from fhircrm.timers.clock import current_time
 
-    if not patient or not replied:
-        return False
-    body = communications.inbound(
-        channel=message.channel,
-        sender_ref=patient,
-        text=message.text,
-        provider=message.provider,
-        provider_id=message.provider_id,
-        address=message.address,
-        topic=topic,
-        in_response_to=f"Communication/{replied['id']}",
-    )
-    return await answer_from_reply(store, body, current_time(settings)) is not None
+    return await answer_from_reply(store, reply, current_time(settings)) is not None
 
 
 async def _act(
