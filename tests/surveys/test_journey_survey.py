@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.populations import Writer
 
-from fhircrm.channels.inbound import InboundMessage, receive
+from fhircrm.channels.inbound import InboundMessage, InboundOutcome, receive
 from fhircrm.config import Settings
 from fhircrm.journeys.library import LIBRARY
 from fhircrm.journeys.load import load_journeys
@@ -70,15 +70,7 @@ async def test_a_reply_of_2_to_a_journey_survey_scores_it_and_leaves_the_appoint
 ) -> None:
     writer = journey_writer
     patient, visit, upcoming, invitation = await _journey_survey(writer)
-    message = InboundMessage(
-        channel="sms",
-        provider="twilio",
-        provider_id="SM-journey-2",
-        address=PHONE,
-        text="2",
-        replied_to=invitation["id"],
-    )
-    outcome = await writer.run(lambda store: receive(store, writer.settings, message))
+    outcome = await _reply(writer, invitation, "2", "SM-journey-2")
     await writer.drain()
     (response,) = await writer.search("QuestionnaireResponse", ("subject", f"Patient/{patient['id']}"))
     assert response["item"][0]["answer"] == [{"valueInteger": 2}]
@@ -92,17 +84,17 @@ async def test_a_reply_of_2_to_a_journey_survey_scores_it_and_leaves_the_appoint
 async def test_free_text_replying_to_a_survey_goes_to_a_person(journey_writer: Writer) -> None:
     writer = journey_writer
     _patient, _visit, upcoming, invitation = await _journey_survey(writer)
-    message = InboundMessage(
-        channel="sms",
-        provider="twilio",
-        provider_id="SM-journey-txt",
-        address=PHONE,
-        text="cancel",
-        replied_to=invitation["id"],
-    )
-    outcome = await writer.run(lambda store: receive(store, writer.settings, message))
+    outcome = await _reply(writer, invitation, "cancel", "SM-journey-txt")
     assert outcome is not None and outcome.thread is not None and outcome.appointment is None
     assert (await writer.read("Appointment", upcoming["id"]))["status"] == "booked"
+
+
+async def _reply(writer: Writer, invitation: dict, text: str, provider_id: str) -> InboundOutcome | None:
+    """The patient answers the invitation by SMS."""
+    message = InboundMessage(
+        channel="sms", provider="twilio", provider_id=provider_id, address=PHONE, text=text, replied_to=invitation["id"]
+    )
+    return await writer.run(lambda store: receive(store, writer.settings, message))
 
 
 @pytest.fixture
