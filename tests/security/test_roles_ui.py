@@ -35,6 +35,15 @@ async def staffed(demo_app: FastAPI) -> FastAPI:
     return demo_app
 
 
+async def _refusals(app: FastAPI, who: str) -> list[dict]:
+    """The AuditEvents of refused requests (outcome 4) made by ``who``."""
+    return [
+        e
+        for e in await audit_events(app.state.engine)
+        if e["agent"][0].get("who") == {"reference": who} and e["outcome"] == "4"
+    ]
+
+
 async def test_an_administrator_opens_the_admin_page_and_no_clinical_screen(
     browser_client: httpx.AsyncClient, staffed: FastAPI
 ) -> None:
@@ -55,11 +64,7 @@ async def test_a_coordinator_is_refused_the_admin_page_and_the_refusal_is_audite
     response = await browser_client.get("/ui/admin")
     assert response.status_code == 403
     assert "for administrators" in response.text
-    refusals = [
-        e
-        for e in await audit_events(staffed.state.engine)
-        if e["agent"][0].get("who") == {"reference": COORDINATOR} and e["outcome"] == "4"
-    ]
+    refusals = await _refusals(staffed, COORDINATOR)
     assert refusals and refusals[-1]["outcomeDesc"] == "403 forbidden"
 
 
@@ -68,11 +73,7 @@ async def test_an_administrator_refused_a_patient_page_is_audited_with_the_patie
 ) -> None:
     assert (await ehr_launch(browser_client, user=ADMIN)).status_code == 303
     assert (await browser_client.get(f"/ui/patients/{DEMO_PATIENT}")).status_code == 403
-    [event] = [
-        e
-        for e in await audit_events(staffed.state.engine)
-        if e["agent"][0].get("who") == {"reference": ADMIN} and e["outcome"] == "4"
-    ][-1:]
+    [event] = (await _refusals(staffed, ADMIN))[-1:]
     assert references(event) == [f"Patient/{DEMO_PATIENT}"]
 
 
