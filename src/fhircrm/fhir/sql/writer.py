@@ -78,29 +78,29 @@ class _Rows:
 
 
 def _rows(versions: list[Version], new: list[Version]) -> _Rows:
-    """Each resource's JSON serialized once, for its current and history rows."""
+    """Each resource's JSON serialized once, for its current (or updated) and history rows."""
     fresh = {id(v) for v in new}
-    texts = [orjson.dumps(v.content).decode() if v.content is not None else None for v in versions]
-    current = [
-        (v.res_pk, v.res_type, v.fhir_id, v.version, v.last_updated, v.deleted, text)
-        for v, text in zip(versions, texts, strict=True)
-        if id(v) in fresh
-    ]
-    history = [
-        (v.res_pk, v.version, v.res_type, v.fhir_id, v.last_updated, v.method, v.deleted, text)
-        for v, text in zip(versions, texts, strict=True)
-    ]
+    texts = {id(v): orjson.dumps(v.content).decode() if v.content is not None else None for v in versions}
     existing = [v for v in versions if id(v) not in fresh]
     return _Rows(
-        updates=[
-            (v.version, v.last_updated, v.deleted, text, v.res_pk)
-            for v, text in zip(versions, texts, strict=True)
-            if id(v) not in fresh
-        ],
+        updates=[(v.version, v.last_updated, v.deleted, texts[id(v)], v.res_pk) for v in existing],
         stale=_stale_index_rows(existing),
         tables=[
-            Rows("resource", _RESOURCE_COLUMNS, current, _RESOURCE_CASTS),
-            Rows("resource_history", _HISTORY_COLUMNS, history, _HISTORY_CASTS),
+            Rows(
+                "resource",
+                _RESOURCE_COLUMNS,
+                [(v.res_pk, v.res_type, v.fhir_id, v.version, v.last_updated, v.deleted, texts[id(v)]) for v in new],
+                _RESOURCE_CASTS,
+            ),
+            Rows(
+                "resource_history",
+                _HISTORY_COLUMNS,
+                [
+                    (v.res_pk, v.version, v.res_type, v.fhir_id, v.last_updated, v.method, v.deleted, texts[id(v)])
+                    for v in versions
+                ],
+                _HISTORY_CASTS,
+            ),
             *_index_tuples(versions),
         ],
     )
@@ -225,11 +225,8 @@ def _sqlite_values(table: str, columns: tuple[str, ...]) -> Callable[[tuple], tu
     ]
     if not any(processors):
         return tuple
-    pairs = list(enumerate(processors))
 
     def fix(row: tuple) -> tuple:
-        return tuple(
-            value if p is None or value is None else p(value) for (_, p), value in zip(pairs, row, strict=True)
-        )
+        return tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True))
 
     return fix
