@@ -46,6 +46,11 @@ def _split_steps(path: str) -> list[str]:
     return steps
 
 
+def _choice_of(name: str, key: str) -> bool:
+    """Is ``key`` the typed JSON name of the choice element ``name`` (``deceasedBoolean`` of ``deceased``)?"""
+    return key.startswith(name) and len(key) > len(name) and key[len(name)].isupper()
+
+
 def _children(items: Iterable[Any], name: str) -> list[Any]:
     out: list[Any] = []
     for item in items:
@@ -54,7 +59,7 @@ def _children(items: Iterable[Any], name: str) -> list[Any]:
             if value is None:
                 # A choice element (value[x]) named without its type: take whichever type is present.
                 for key, candidate in item.items():
-                    if key.startswith(name) and len(key) > len(name) and key[len(name)].isupper():
+                    if _choice_of(name, key):
                         value = candidate
                         break
             if value is None:
@@ -197,7 +202,7 @@ def expression_roots(expression: str, resource_type: str) -> frozenset[str] | No
 def reads_element(root: str, key: str) -> bool:
     """Does the path step ``root`` read the JSON key ``key``? A choice is named without its type (``deceased``
     reads ``deceasedBoolean``)."""
-    return key == root or (key.startswith(root) and len(key) > len(root) and key[len(root)].isupper())
+    return key == root or _choice_of(root, key)
 
 
 def compile_expression(expression: str, resource_type: str) -> tuple[Extractor, bool]:
