@@ -1,12 +1,11 @@
-"""Counting in the database: ``_summary=count`` searches, per segment through a chained ``_has`` on its Group."""
+"""What the indicators share: a segment as a chained ``_has`` on its Group, every match of a search, rates."""
 
 from __future__ import annotations
 
 from statistics import median
 
+from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import FhirStore
-
-PAGE = 1000
 
 #: a segment's Group id: restricts counts to its current members, or None for everyone
 Members = str | None
@@ -28,16 +27,7 @@ async def fetch(
     patient_param: str = "patient",
 ) -> list[dict]:
     """Every match (paged), for the indicators that need values counts cannot give (times, groupings)."""
-    query = [*params, *members_param(segment, patient_param)]
-    found: list[dict] = []
-    offset = 0
-    while True:
-        page = await store.search(resource_type, [*query, ("_count", str(PAGE)), ("_offset", str(offset))])
-        found.extend(page.matches)
-        if not page.has_next or not page.matches:
-            break
-        offset += len(page.matches)
-    return found
+    return await every_match(store, resource_type, [*params, *members_param(segment, patient_param)])
 
 
 def rate(numerator: int, denominator: int) -> dict:

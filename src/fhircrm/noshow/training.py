@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 
 from fhircrm.config import Settings
+from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.assess import band, model_for
 from fhircrm.noshow.dataset import Dataset, build_dataset
@@ -16,18 +17,9 @@ from fhircrm.noshow.model import NoShowModel, fit
 PAST = "noshow,fulfilled,arrived,checked-in,cancelled"
 
 
-async def _all(store: FhirStore, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
-    found: list[dict] = []
-    while True:
-        page = await store.search(resource_type, [*params, ("_count", "1000"), ("_offset", str(len(found)))])
-        found.extend(page.matches)
-        if not page.has_next or not page.matches:
-            return found
-
-
 async def store_dataset(store: FhirStore, *, now: datetime) -> Dataset:
-    appointments = await _all(store, "Appointment", [("status", PAST), ("date", f"lt{now.isoformat()}")])
-    patients = {f"Patient/{p['id']}": p for p in await _all(store, "Patient", [])}
+    appointments = await every_match(store, "Appointment", [("status", PAST), ("date", f"lt{now.isoformat()}")])
+    patients = {f"Patient/{p['id']}": p for p in await every_match(store, "Patient", [])}
     return build_dataset(appointments, patients, now=now)
 
 

@@ -24,6 +24,7 @@ from typing import Literal
 
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
+from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import ID_PATTERN, FhirStore
 from fhircrm.smart.context import AccessContext
 
@@ -132,14 +133,8 @@ async def _team_of(store: FhirStore, leads: list[dict], settings: Settings, toda
 
 
 async def _search(store: FhirStore, params: list[tuple[str, str]]) -> list[dict]:
-    found: list[dict] = []
-    while len(found) < MAX_TEAM_ROLES:
-        page = [*params, ("_count", str(PAGE)), ("_offset", str(len(found))), ("_sort", "_id")]
-        result = await store.search("PractitionerRole", page)
-        found.extend(result.matches)
-        if not result.has_next or not result.matches:
-            break
-    return found[:MAX_TEAM_ROLES]
+    sorted_params = [*params, ("_sort", "_id")]  # stable pages
+    return await every_match(store, "PractitionerRole", sorted_params, limit=MAX_TEAM_ROLES, page=PAGE)
 
 
 def _mapped(role: dict, settings: Settings) -> frozenset[str]:

@@ -5,26 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import FhirStore
 
-PAGE = 1000
 log = logging.getLogger(__name__)
 
 
 async def all_of(store: FhirStore, resource_type: str, params: list[tuple[str, str]], limit: int = 5000) -> list[dict]:
     """Every match up to ``limit`` (paged by ``_offset``), for screens that list; counts belong in the database
     (``fhircrm.indicators``): a truncated list is logged, never silently taken for the whole."""
-    found: list[dict] = []
-    offset = 0
-    while len(found) < limit:
-        page = await store.search(resource_type, [*params, ("_count", str(PAGE)), ("_offset", str(offset))])
-        found.extend(page.matches)
-        if not page.has_next or not page.matches:
-            break
-        offset += len(page.matches)
+    found = await every_match(store, resource_type, params, limit=limit)
     if len(found) >= limit:
         log.warning("all_of stopped at its limit", extra={"resource_type": resource_type, "limit": limit})
-    return found[:limit]
+    return found
 
 
 def ref_id(reference: dict | str | None, resource_type: str | None = None) -> str | None:
