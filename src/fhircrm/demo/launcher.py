@@ -19,7 +19,7 @@ import httpx
 
 from fhircrm.config import Settings, get_settings
 from fhircrm.demo.generator import ClinicSpec
-from fhircrm.demo.seed import Progress, demo_patient_count, in_process_api, seed_clinic
+from fhircrm.demo.seed import Progress, demo_patient_count, in_process_api, quiet_http_log, seed_clinic
 
 DEMO_PATIENT = "demo-pat-000001"
 DEMO_USER = "PractitionerRole/demo-prrole-coord-01"  # a care coordinator: the worklist's owner
@@ -44,6 +44,11 @@ def demo_environment(host: str, port: int) -> None:
 
 async def load_if_empty(settings: Settings, options: DemoOptions) -> int:
     """Seed the clinic unless demo data is already there; returns the number of resources written."""
+    with quiet_http_log():  # the in-process client's one INFO line per request would bury what the demo prints
+        return await _load(settings, options)
+
+
+async def _load(settings: Settings, options: DemoOptions) -> int:
     async with in_process_api(settings) as client:
         existing = await demo_patient_count(client)
         if existing:
