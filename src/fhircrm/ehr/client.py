@@ -21,7 +21,7 @@ from fhirpy import AsyncFHIRClient
 
 from fhircrm.config import Settings
 from fhircrm.ehr.auth import Auth, NoAuth, build_auth
-from fhircrm.ehr.errors import EhrError, EhrHttpStatus, EhrUnavailable
+from fhircrm.ehr.errors import EhrError, EhrHttpStatus, EhrUnavailable, outcome_text
 from fhircrm.ehr.resilience import RETRYABLE_STATUSES, CircuitBreaker, backoff_seconds, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class EhrClient(Protocol):
 
 async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
     if response.status >= 400:
-        detail = (await response.text())[:300]
+        detail = (await response.text())[:2000]
         raise EhrHttpStatus(response.status, parse_retry_after(response.headers.get("Retry-After")), detail)
 
 
@@ -116,7 +116,9 @@ class FhirpyEhrClient:
                 if exc.status in (404, 410):
                     return None
                 raise EhrError(
-                    f"the EHR refused {method.upper()} {path.split('?')[0]}: HTTP {exc.status}", status=exc.status
+                    f"the EHR refused {method.upper()} {path.split('?')[0]}: HTTP {exc.status}",
+                    status=exc.status,
+                    detail=outcome_text(exc.detail),
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self.breaker.failure()
