@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         "offline_access",
         description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
     )
+    #: A staff sign-in without a patient (the coordinators' workspace): reads for the clinic within the person's
+    #: roles, the writes the workspace makes. No launch/patient: the worklist, inbox and dashboard start from the
+    #: clinic, and a patient is opened from the patient search.
+    app_staff_scope: str = Field(
+        "openid fhirUser user/*.rs user/Task.cruds user/Communication.cruds user/CommunicationRequest.cruds "
+        "user/Appointment.cruds offline_access",
+        description="scopes asked for at a staff sign-in (standalone launch without a patient)",
+    )
     app_redirect_url: str | None = Field(None, description="registered redirect_uri; default: this server's")
     app_allowed_issuers: list[str] = Field(
         default_factory=list, description="FHIR servers (iss) a launch may name; default: base_url only"

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -86,6 +87,8 @@ async def update_thread(thread_id: str, change: ThreadChange, store: StoreDep) -
 class Reply(BaseModel):
     text: str = Field(..., min_length=1, max_length=4000)
     subject: str | None = Field(None, max_length=200)
+    #: Another channel than the thread's (the patient opted out of it): to the patient's address on that channel.
+    channel: Literal["sms", "whatsapp", "email"] | None = None
 
 
 @router.post("/threads/{thread_id}/reply")
@@ -96,8 +99,11 @@ async def reply(thread_id: str, body: Reply, request: Request, store: StoreDep) 
         raise Unprocessable("the thread is closed")
     patient = (thread.get("for") or {}).get("reference")
     channel: str | None = threads.channel_of(thread) or "local"
+    elsewhere = bool(body.channel and body.channel != channel)
     if patient:
-        if channel in ("webform", "voice"):
+        if elsewhere:
+            channel = body.channel
+        elif channel in ("webform", "voice"):
             channel = None  # a form or a call is not answered in writing on itself: the preferred channel
         comm = await queue_message(
             store,
@@ -106,7 +112,8 @@ async def reply(thread_id: str, body: Reply, request: Request, store: StoreDep) 
             purpose="care-coordination",
             context={"body": body.text, "subject": body.subject or "Your message to the clinic"},
             channel=channel,
-            address=threads.address_of(thread) if channel else None,  # back to where a linked sender wrote from
+            # back to where a linked sender wrote from (on another channel: the patient's address there)
+            address=threads.address_of(thread) if channel and not elsewhere else None,
             topic=threads.topic_of(thread),
             check_cap=False,
             part_of=f"Task/{thread_id}",

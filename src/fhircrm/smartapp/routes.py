@@ -19,6 +19,7 @@ from fhircrm.smartapp.client import (
     verified_id_claims,
 )
 from fhircrm.smartapp.guard import http_client, remember_tokens, session_store
+from fhircrm.smartapp.person import signed_in_name
 from fhircrm.smartapp.sessions import COOKIE, AppSession
 from fhircrm.ui.web import PageError, PageRoute, check_csrf, templates
 
@@ -44,7 +45,11 @@ def _set_cookie(request: Request, response: Response, session: AppSession) -> No
     )
 
 
-def _scope(settings: Settings, ehr_launch: bool) -> str:
+def _scope(settings: Settings, ehr_launch: bool, *, staff: bool = False) -> str:
+    """An EHR launch asks for ``app_scope``; a standalone patient launch swaps ``launch`` for ``launch/patient``
+    (the authorization server picks the patient); a staff sign-in asks for ``app_staff_scope`` (no patient)."""
+    if staff:
+        return " ".join(dict.fromkeys(settings.app_staff_scope.split()))
     words = settings.app_scope.split()
     if not ehr_launch:  # standalone: ask the authorization server to pick the patient
         words = ["launch/patient" if w == "launch" else w for w in words]
@@ -59,7 +64,17 @@ async def start(request: Request) -> Response:
 
 @router.get("/launch", name="smartapp_launch")
 async def launch(request: Request, iss: str | None = None, launch: str | None = None) -> Response:
-    """EHR launch (``iss`` and ``launch`` from the EHR) or standalone launch (no ``launch``)."""
+    """EHR launch (``iss`` and ``launch`` from the EHR) or standalone launch for one patient (no ``launch``)."""
+    return await _begin(request, iss, launch or "", staff=False)
+
+
+@router.get("/sign-in", name="smartapp_staff")
+async def staff_sign_in(request: Request, iss: str | None = None) -> Response:
+    """Standalone staff sign-in: ``user/`` scopes and no patient, for the clinic's worklist, inbox and dashboard."""
+    return await _begin(request, iss, "", staff=True)
+
+
+async def _begin(request: Request, iss: str | None, launch: str, *, staff: bool) -> Response:
     settings: Settings = request.app.state.settings
     iss = (iss or settings.base_url).rstrip("/")
     if not _allowed(settings, iss):
@@ -79,10 +94,10 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
         config,
         client_id=settings.app_client_id,
         redirect_uri=redirect_uri,
-        scope=_scope(settings, bool(launch)),
+        scope=_scope(settings, bool(launch), staff=staff),
         state=state,
         challenge=challenge,
-        launch=launch or "",
+        launch=launch,
     )
     response = RedirectResponse(url, status_code=302)
     _set_cookie(request, response, session)
@@ -127,6 +142,8 @@ async def callback(
         fhir_user=claims.get("fhirUser") or tokens.get("fhirUser"),
         need_patient_banner=bool(tokens.get("need_patient_banner", True)),
     )
+    fhir_user = session.data.get("fhir_user")
+    session.data["user_name"] = await signed_in_name(request.app.state.engine, settings, fhir_user)
     session = await store.rotate(session)  # a fresh cookie once signed in
     target = f"/ui/patients/{session.patient}" if session.patient else "/ui/worklist"
     response = RedirectResponse(target, status_code=303)

@@ -55,6 +55,11 @@ class AppSession:
         return self.data.get("fhir_user")
 
     @property
+    def user_name(self) -> str | None:
+        """The signed-in person's name (looked up at sign-in), for the top bar."""
+        return self.data.get("user_name")
+
+    @property
     def scope(self) -> str:
         return str(self.data.get("scope", ""))
 

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui.access import screens
+from fhircrm.ui.clock import clinic_zone
 from fhircrm.ui.web import check_csrf, templates
 
 
@@ -16,6 +17,7 @@ def page(request: Request, session: AppSession, template: str, *, code: int = 20
     """Render ``template``; htmx requests get the same template (pages mark their swappable parts)."""
     context.setdefault("active", template.split(".")[0])
     context.setdefault("screens", screens(request))
+    context.setdefault("zone", clinic_zone(request.app.state.settings))
     return templates.TemplateResponse(
         request, template, {"session": session, "csrf": session.csrf, **context}, status_code=code
     )

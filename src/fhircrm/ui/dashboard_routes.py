@@ -10,7 +10,7 @@ from fhircrm.deps import SessionStoreDep
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui import charts, dashboard
-from fhircrm.ui.access import require_clinical, require_signed_in_user, staff_of
+from fhircrm.ui.access import require_clinical, require_signed_in_user, scopes, staff_of
 from fhircrm.ui.common import page
 from fhircrm.ui.web import PageRoute
 
@@ -105,4 +105,20 @@ async def dashboard_page(request: Request, session: AppSessionDep, store: Sessio
             ],
         ),
     }
-    return page(request, session, "dashboard.html", data=data, svg=svg)
+    return page(request, session, "dashboard.html", data=data, svg=svg, reach=_reach(request, session))
+
+
+def _reach(request: Request, session: AppSession) -> str:
+    """Whose visits and work the figures cover, in words (the store decides; this only says it)."""
+    staff = staff_of(request)
+    if session.patient and "user" not in {
+        s.context for s in scopes(session).permission("search", "Appointment").grants
+    }:
+        return "the launch patient only (this sign-in reaches no other patient's visits)"
+    if staff is None:
+        return "the whole clinic"
+    if staff.has("supervisor"):
+        return "your team's patients and your organization's"
+    if staff.has("coordinator"):
+        return "your team's patients (the people who share your site)"
+    return "your own patients"

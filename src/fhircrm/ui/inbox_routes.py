@@ -17,6 +17,7 @@ from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.ui.access import require_clinical, require_user
 from fhircrm.ui.common import back, form_of, page
 from fhircrm.ui.fetch import human_name, parse_instant, ref_id
+from fhircrm.ui.reply_channels import reply_channels
 from fhircrm.ui.web import PageError, PageRoute
 
 router = APIRouter(route_class=PageRoute)
@@ -74,6 +75,7 @@ async def thread_page(thread_id: str, request: Request, session: AppSessionDep, 
     names = await _names(store, [detail["patient"]])
     messages = [{**m, "at_time": parse_instant(m["at"])} for m in detail["messages"]]
     rows = await _threads(store, "open")
+    channels = await reply_channels(store, detail["patient"], threads.channel_of(thread))
     return page(
         request,
         session,
@@ -85,6 +87,7 @@ async def thread_page(thread_id: str, request: Request, session: AppSessionDep, 
         escalations=detail["escalations"],
         replies=REPLIES,
         escalation_codes=ESCALATIONS,
+        reply_on=channels,
     )
 
 
@@ -96,7 +99,15 @@ async def reply(thread_id: str, request: Request, session: AppSessionDep, store:
     text = (form.get("text") or REPLIES.get(form.get("template", ""), "")).strip()
     if not text or len(text) > 4000:
         raise PageError("write a reply (up to 4000 characters)", status=422)
-    await inbox_api.reply(thread_id, inbox_api.Reply(text=text), request, store)
+    thread = await threads.read_thread(store, thread_id)
+    channels = await reply_channels(store, (thread.get("for") or {}).get("reference"), threads.channel_of(thread))
+    chosen = form.get("channel") or channels.default
+    permitted = channels.allowed if channels.blocked else [channels.channel, *channels.allowed]
+    if chosen not in permitted:  # refused before anything is written or sent
+        why = channels.blocked or "the patient has not consented to that channel or has no address on it"
+        raise PageError(f"no reply sent: {why}; choose a channel the patient consented to", status=422)
+    other = chosen if chosen and chosen != channels.channel else None
+    await inbox_api.reply(thread_id, inbox_api.Reply(text=text, channel=other), request, store)
     return back(request, f"/ui/inbox/threads/{thread_id}", "messages")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fhircrm.channels import consent, contacts
 from fhircrm.channels.codes import CHANNEL_SYSTEM, OUTBOUND_CHANNELS, PURPOSE_SYSTEM, TASK_TYPE_SYSTEM
 from fhircrm.config import Settings
+from fhircrm.errors import Forbidden
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import INBOX_SYSTEM
 from fhircrm.ui.fetch import code, display, human_name, parse_instant, ref_id
@@ -15,6 +16,8 @@ from fhircrm.ui.fetch import code, display, human_name, parse_instant, ref_id
 OPEN_TASK = "requested,received,accepted,ready,in-progress,on-hold"
 UPCOMING = ("proposed", "pending", "booked", "arrived", "checked-in", "waitlist")
 NPS_QUESTIONNAIRE = "http://fhircrm.org/Questionnaire/demo-nps"
+#: Sections the page shows without when the sign-in may not search them (a patient token and Groups).
+OPTIONAL = frozenset({"risks", "surveys", "groups", "flags"})
 
 
 @dataclass
@@ -96,9 +99,32 @@ def _message_row(comm: dict, patient_ref: str) -> dict:
         "channel": next((code(c, CHANNEL_SYSTEM) for c in comm.get("category", []) if code(c, CHANNEL_SYSTEM)), "-"),
         "purpose": next((code(c, PURPOSE_SYSTEM) for c in comm.get("category", []) if code(c, PURPOSE_SYSTEM)), None),
         "status": comm.get("status"),
+        "reason": display(comm.get("statusReason")) if comm.get("status") == "not-done" else "",
         "text": next((p["contentString"] for p in comm.get("payload", []) if "contentString" in p), ""),
         "at": at,
+        "count": 1,
     }
+
+
+def collapse_suppressed(timeline: list[dict]) -> list[dict]:
+    """Messages policy held back (``not-done``) say why, and alike ones in a row (same channel, text and
+    reason) become one line with a count and the time span, instead of nine identical entries."""
+    out: list[dict] = []
+    for message in timeline:
+        last = out[-1] if out else None
+        alike = (
+            last is not None
+            and message["status"] == "not-done"
+            and last["status"] == "not-done"
+            and (last["channel"], last["text"], last["reason"])
+            == (message["channel"], message["text"], message["reason"])
+        )
+        if alike:
+            last["count"] += 1
+            last["first_at"] = message["at"]  # the timeline is newest first: this one is older
+        else:
+            out.append({**message, "first_at": message["at"]})
+    return out
 
 
 def _task_row(task: dict, now: datetime) -> dict:
@@ -169,7 +195,12 @@ async def gather(store: FhirStore, settings: Settings, patient_id: str) -> Patie
     }
     found: dict[str, list[dict]] = {}
     for key, (kind, params) in searches.items():  # one connection: searches run one after another
-        found[key] = (await store.search(kind, params)).matches
+        try:
+            found[key] = (await store.search(kind, params)).matches
+        except Forbidden:
+            if key not in OPTIONAL:
+                raise
+            found[key] = []  # a section this sign-in may not read is left empty, not the whole page refused
     consents = await consent.active_consents(store, ref)
     risks = {
         ref_id(b, "Appointment"): r for r in found["risks"] for b in r.get("basis", []) if ref_id(b, "Appointment")
@@ -180,7 +211,7 @@ async def gather(store: FhirStore, settings: Settings, patient_id: str) -> Patie
         key=lambda a: a["start"] or now,
     )
     messages = {c["id"]: _message_row(c, ref) for c in [*found["sent"], *found["received"]]}
-    timeline = sorted(messages.values(), key=lambda m: m["at"] or now, reverse=True)[:40]
+    timeline = collapse_suppressed(sorted(messages.values(), key=lambda m: m["at"] or now, reverse=True))[:40]
     tasks = [_task_row(t, now) for t in found["tasks"]]
     return Patient360(
         patient=patient,

@@ -11,13 +11,22 @@ from fhircrm.ui import (
     dashboard_routes,
     inbox_routes,
     patient_routes,
+    patient_search,
     static_routes,
     worklist_routes,
 )
 from fhircrm.ui.web import PageRoute
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
-for module in (static_routes, patient_routes, worklist_routes, inbox_routes, dashboard_routes, admin_routes):
+for module in (
+    static_routes,
+    patient_search,
+    patient_routes,
+    worklist_routes,
+    inbox_routes,
+    dashboard_routes,
+    admin_routes,
+):
     router.include_router(module.router)
 
 

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from fhircrm.errors import FhircrmError
+from fhircrm.ui.clock import local
 from fhircrm.ui.refusals import audit_refusal
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ APP_DIR = Path(__file__).resolve().parents[3] / "smart_app"
 templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
+templates.env.filters["local"] = local  # {{ moment|local(zone) }}: the clinic's time, zone shown
 
 
 class PageError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fhircrm.errors import Forbidden
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import INBOX_SYSTEM, TEAM_URL
 from fhircrm.ui.fetch import code, display, human_name, parse_instant, ref_id
@@ -145,8 +146,39 @@ async def load(
         if members is not None and patient_ref not in members:
             continue
         rows.append(row)
+    await _fill_names(store, rows)
     order = {"overdue": 0, "due-soon": 1, "on-track": 2, "no-due": 3, "closed": 4}
-    return sorted(rows, key=lambda r: (order[r["sla"]["state"]], r["due"] or now))
+    return collapse(sorted(rows, key=lambda r: (order[r["sla"]["state"]], r["due"] or now)))
+
+
+async def _fill_names(store: FhirStore, rows: list[dict]) -> None:
+    """Names of the patients the ``_include`` did not bring (one ``_id`` search), so every row names its patient."""
+    missing = sorted({r["patient_id"] for r in rows if r["patient_id"] and not r["patient"]})
+    for start in range(0, len(missing), 200):
+        chunk = missing[start : start + 200]
+        found = await store.search("Patient", [("_id", ",".join(chunk)), ("_count", str(len(chunk)))])
+        names = {p["id"]: human_name(p) for p in found.matches}
+        for row in rows:
+            if row["patient_id"] in names and not row["patient"]:
+                row["patient"] = names[row["patient_id"]]
+
+
+def collapse(rows: list[dict]) -> list[dict]:
+    """Open tasks of one patient for one reason are one piece of work: one row (the most urgent, since ``rows``
+    come sorted by urgency) with ``count`` and every task's id in ``ids``, so an action on the row acts on all."""
+    kept: dict[tuple, dict] = {}
+    out = []
+    for row in rows:
+        alike = row["sla"]["state"] != "closed" and row["patient_id"]
+        key = (row["patient_id"], row["reason"] or row["label"]) if alike else ("", row["id"])
+        first = kept.get(key)
+        if first is None:
+            kept[key] = {**row, "count": 1, "ids": [row["id"]]}
+            out.append(kept[key])
+        else:
+            first["count"] += 1
+            first["ids"].append(row["id"])
+    return out
 
 
 async def segment_members(store: FhirStore, group_id: str) -> set[str]:
@@ -154,11 +186,19 @@ async def segment_members(store: FhirStore, group_id: str) -> set[str]:
     return {(m.get("entity") or {}).get("reference", "") for m in group.get("member", [])}
 
 
+async def _optional(store: FhirStore, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
+    """A menu's choices; none (the menu stays empty) when the sign-in may not search them."""
+    try:
+        return (await store.search(resource_type, params)).matches
+    except Forbidden:
+        return []
+
+
 async def options(store: FhirStore) -> dict[str, list[tuple[str, str]]]:
     """Choices for the filter and assignment menus: staff, segments, locations."""
-    roles = (await store.search("PractitionerRole", [("_count", "200")])).matches
-    groups = (await store.search("Group", [("_count", "100")])).matches
-    places = (await store.search("Location", [("_count", "100")])).matches
+    roles = await _optional(store, "PractitionerRole", [("_count", "200")])
+    groups = await _optional(store, "Group", [("_count", "100")])
+    places = await _optional(store, "Location", [("_count", "100")])
     staff = [(f"PractitionerRole/{r['id']}", (r.get("practitioner") or {}).get("display") or r["id"]) for r in roles]
     return {
         "staff": sorted(staff, key=lambda s: s[1]),

@@ -72,8 +72,14 @@ async def task_action(task_id: str, request: Request, session: AppSessionDep, st
     require_clinical(request)
     require_user(session, "update", "Task")
     form = await form_of(request, session)
-    await _one(store, session, task_id, form)
+    for one in dict.fromkeys([task_id, *_ids(form)]):  # a row of alike tasks acts on each of them
+        await _one(store, session, one, form)
     return back(request, _return_to(form))
+
+
+def _ids(form: dict) -> list[str]:
+    """Task ids of the form: a row's checkbox carries its alike tasks' ids joined by commas."""
+    return list(dict.fromkeys(i for value in form.get("ids") or [] for i in str(value).split(",") if i))
 
 
 @router.post("/worklist/bulk", name="worklist_bulk")
@@ -82,7 +88,7 @@ async def bulk_action(request: Request, session: AppSessionDep, store: SessionSt
     require_clinical(request)
     require_user(session, "update", "Task")
     form = await form_of(request, session)
-    ids = list(dict.fromkeys(form.get("ids") or []))
+    ids = _ids(form)
     if not ids or len(ids) > MAX_BULK:
         raise PageError(f"select between 1 and {MAX_BULK} tasks", status=422)
     for task_id in ids:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fhircrm.smart.clients import OAuthError
+from fhircrm.smart.devserver.directory import Choice, choices
 from fhircrm.smart.devserver.server import CODE_SECONDS, DevAuthServer, get_dev_server
 from fhircrm.smart.scopes import Scopes
 
@@ -97,7 +98,14 @@ async def authorize_page(request: Request, server: ServerDep) -> HTMLResponse | 
         return AuthorizationRequest(params, {}).redirect(error=exc.error, error_description=exc.description)
     if isinstance(checked, HTMLResponse):
         return checked
-    return HTMLResponse(_confirmation(checked))
+    scopes = Scopes.parse(params["scope"])
+    offered = await choices(
+        request.app.state.engine,
+        server.settings,
+        people=scopes.has("fhirUser") and "fhirUser" not in checked.context,
+        patients="patient" in scopes.launch_contexts and "patient" not in checked.context,
+    )
+    return HTMLResponse(_confirmation(checked, offered))
 
 
 @router.post("/authorize", response_model=None, summary="Approve or deny (development only)")
@@ -132,15 +140,28 @@ async def authorize_decision(request: Request, server: ServerDep) -> HTMLRespons
     return checked.redirect(code=code)
 
 
-def _confirmation(checked: AuthorizationRequest) -> str:
+def _select(name: str, label: str, options: list[Choice], *, required: bool, empty: str) -> str:
+    items = "".join(f'<option value="{escape(c.value)}">{escape(c.label)}</option>' for c in options)
+    blank = f'<option value="">{escape(empty)}</option>'
+    attrs = " required" if required else ""
+    return f'<p><label>{escape(label)} <select name="{name}"{attrs}>{blank}{items}</select></label></p>'
+
+
+def _confirmation(checked: AuthorizationRequest, offered: dict[str, list[Choice]] | None = None) -> str:
     params = checked.params
     scopes = Scopes.parse(params["scope"])
     items = "".join(f"<li><code>{escape(s)}</code></li>" for s in scopes.raw)
     hidden = "".join(f'<input type="hidden" name="{k}" value="{escape(v)}">' for k, v in params.items())
     context = "".join(f"<li>{escape(k)}: <code>{escape(v)}</code></li>" for k, v in checked.context.items())
+    offered = offered or {}
     picker = ""
+    if offered.get("people"):  # who is signing in: the token's fhirUser (their roles decide what they see)
+        picker += _select("fhirUser", "Sign in as", offered["people"], required=True, empty="choose a person")
     if "patient" in scopes.launch_contexts and "patient" not in checked.context:
-        picker = '<p><label>Patient id <input name="patient" required></label></p>'
+        if offered.get("patients"):
+            picker += _select("patient", "Patient", offered["patients"], required=True, empty="choose a patient")
+        else:
+            picker += '<p><label>Patient id <input name="patient" required></label></p>'
     body = (
         f"<p>The application <strong>{escape(params['client_id'])}</strong> asks for:</p><ul>{items}</ul>"
         + (f"<p>Launch context:</p><ul>{context}</ul>" if context else "")
