@@ -33,6 +33,7 @@ from fhircrm.fhir.operations import everything
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
+from fhircrm.journeys.load import install_default_journeys
 from fhircrm.migrate import upgrade
 from fhircrm.runtime import Runtime, create_http_client
 from fhircrm.security.logs import quiet_query_strings, safe_traceback
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         engine = create_engine(settings.database_url)
         if migrate:
             await upgrade(engine)
+            await install_default_journeys(engine, settings)  # a fresh install plans reminders from its first booking
         app.state.engine = engine
         app.state.http = create_http_client()
         app.state.runtime = Runtime(settings, engine, app.state.http)

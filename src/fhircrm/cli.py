@@ -28,17 +28,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _migrate(_args: argparse.Namespace) -> int:
     from fhircrm.db import create_engine
+    from fhircrm.journeys.load import install_default_journeys
     from fhircrm.migrate import upgrade
 
-    async def run() -> None:
-        engine = create_engine(get_settings().database_url)
+    settings = get_settings()
+
+    async def run() -> dict[str, str]:
+        engine = create_engine(settings.database_url)
         try:
             await upgrade(engine)
+            return await install_default_journeys(engine, settings)
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    journeys = asyncio.run(run())
     print("database is at the latest revision")
+    if journeys:
+        print("journeys: " + ", ".join(f"{name} {what}" for name, what in sorted(journeys.items())))
     return 0
 
 

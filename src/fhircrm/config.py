@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     timers_default_timezone: str = "America/New_York"
     contact_day_start_hour: int = 9
     contact_day_end_hour: int = 20
-    journeys_cache_seconds: float = Field(30.0, description="how long the engine reuses loaded PlanDefinitions")
+    #: Install the shipped journeys at `fhircrm migrate` and at start-up (a journey an operator edited is kept).
+    journeys_install_defaults: bool = True
     noshow_model_file: Path | None = Field(None, description="a trained model (JSON); default: the shipped one")
     noshow_high_risk: float = Field(0.30, description="probability at or above which a booking is high risk")
     noshow_medium_risk: float = Field(0.15, description="probability at or above which a booking is medium risk")

@@ -7,14 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fhircrm.events import DomainEvent, EventConsumers
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.journeys.engine import JOURNEY_STEP, on_events, step_dispatcher
-from fhircrm.journeys.library import LIBRARY
 from fhircrm.runtime import Runtime
 from fhircrm.timers.sweep import DISPATCHERS
 
 
 def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
     settings = runtime.settings
-    LIBRARY.ttl_seconds = settings.journeys_cache_seconds
     DISPATCHERS.register(JOURNEY_STEP, step_dispatcher(settings))
 
     async def consume(conn: AsyncConnection, events: list[DomainEvent]) -> None:

@@ -1,33 +1,53 @@
-"""The active journeys, read from the FHIR store (PlanDefinitions with a fhircrm journey identifier) and kept
-for ``journeys_cache_seconds``, so an edit through the API takes effect within that time, without a deploy."""
+"""The active journeys, read from the FHIR store (PlanDefinitions with a fhircrm journey identifier).
+
+Kept in memory per database until a PlanDefinition changes: every lookup first reads the store's version stamp
+of PlanDefinitions (how many there are and the sum of their version numbers, which every create, update and
+delete raises), so a write through the API, a transaction or ``fhircrm migrate`` takes effect for the next
+event on every worker, with no time-to-live and no write hook. The stamp is one indexed aggregate over a
+handful of rows. A reload happens inside the lookup the event is waiting on, so no event is handled without
+journeys while they reload.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.fhir.sql.tables import resource
 from fhircrm.fhir.store import FhirStore
 from fhircrm.journeys.definitions import Journey, JourneyError
 from fhircrm.journeys.plandefinition import JOURNEY_SYSTEM, from_plan_definition
 
 log = logging.getLogger(__name__)
+Stamp = tuple[int, int]
+
+
+async def plan_definitions_stamp(conn: AsyncConnection) -> Stamp:
+    """(count, sum of versions) of the store's PlanDefinitions: changes with every write to one."""
+    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(resource.c.version), 0)).where(
+        resource.c.res_type == "PlanDefinition"
+    )
+    count, versions = (await conn.execute(query)).one()
+    return int(count), int(versions)
 
 
 class JourneyLibrary:
-    def __init__(self, *, ttl_seconds: float = 30.0) -> None:
-        self.ttl_seconds = ttl_seconds
-        self._cache: dict[str, tuple[float, list[Journey]]] = {}
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Stamp, list[Journey]]] = {}
 
     def invalidate(self) -> None:
         self._cache.clear()
 
     async def active(self, store: FhirStore) -> list[Journey]:
         key = str(store.conn.engine.url)
+        stamp = await plan_definitions_stamp(store.conn)
         cached = self._cache.get(key)
-        if cached and time.monotonic() - cached[0] < self.ttl_seconds:
+        if cached and cached[0] == stamp:
             return cached[1]
-        journeys = await load_active(store)
-        self._cache[key] = (time.monotonic(), journeys)
+        journeys = await load_active(store)  # read after the stamp: a write in between only means one more reload
+        self._cache[key] = (stamp, journeys)
         return journeys
 
     async def get(self, store: FhirStore, journey_id: str) -> Journey | None:
