@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fhircrm import __version__
@@ -36,7 +36,8 @@ from fhircrm.indicators import routes as indicator_routes
 from fhircrm.journeys.load import install_default_journeys
 from fhircrm.migrate import upgrade
 from fhircrm.runtime import Runtime, create_http_client
-from fhircrm.security.logs import quiet_query_strings, safe_traceback
+from fhircrm.security.contain import ContainErrors
+from fhircrm.security.logs import quiet_query_strings, redact_database_errors, safe_traceback
 from fhircrm.security.middleware import install as install_security
 from fhircrm.security.validation import redact_submitted, validation_refusal
 from fhircrm.segments import routes as segment_routes
@@ -87,8 +88,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.capability_security = security_block(settings)
     _install_error_handlers(app)
+    app.add_middleware(ContainErrors, answer=_unexpected)  # innermost: no exception reaches the server
     install_security(app, settings)  # request size limit and security headers on every route
     quiet_query_strings()  # HTTP client logs without query strings (they can carry names, phones)
+    redact_database_errors()  # no log carries a database error's text (it can quote SQL parameters)
     app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
     # Before the generic /{resource_type}/... routes: POST /fhir and the $operations.
     app.include_router(bundle_routes.router, prefix="/fhir", tags=["FHIR"])
@@ -123,21 +126,27 @@ async def _refused(request: Request, error: FhircrmError) -> FhirResponse:
     return error_response(redact_submitted(error, (v for _, v in request.query_params.multi_items())))
 
 
+async def _unexpected(request: Request, exc: Exception) -> FhirResponse:
+    log.error("unhandled error: %s", safe_traceback(exc))  # frames, not messages: they can quote PHI
+    return await _refused(request, InternalError("internal error"))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FhircrmError)
     async def fhircrm_error(request: Request, exc: FhircrmError) -> FhirResponse:
         return await _refused(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> FhirResponse:
-        return error_response(validation_refusal(exc.errors()))
+    async def validation_error(request: Request, exc: RequestValidationError) -> FhirResponse:
+        return await _refused(request, validation_refusal(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> FhirResponse:
-        if exc.status_code == 404:
-            return error_response(NotFound("no such endpoint"))
-        if exc.status_code == 405:
-            return error_response(MethodNotAllowed("method not allowed on this endpoint"))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> FhirResponse:
+        # routing's refusals (no such path, method) are refusals like any other: audited under /fhir
+        refusal = {404: NotFound("no such endpoint"), 405: MethodNotAllowed("method not allowed on this endpoint")}
+        if exc.status_code in refusal:
+            error = refusal[exc.status_code]
+            return await _refused(request, error) if request.url.path.startswith("/fhir") else error_response(error)
         issue = Issue(str(exc.detail), code="processing")
         return FhirResponse(operation_outcome([issue]), exc.status_code)
 
@@ -151,7 +160,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("database error: %s", type(exc.orig).__name__)
         return await _refused(request, Unavailable("the database is unavailable, busy or the query too slow; retry"))
 
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> FhirResponse:
+        # a statement the database refused: by type and frames only (its text quotes SQL parameters)
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> FhirResponse:
-        log.error("unhandled error: %s", safe_traceback(exc))  # frames, not messages: they can quote PHI
-        return await _refused(request, InternalError("internal error"))
+        return await _unexpected(request, exc)

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from fhircrm.config import get_settings
+from fhircrm.security.logs import redact_database_errors
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact_database_errors()  # no log line of any command carries a database error's text (SQL parameters)
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

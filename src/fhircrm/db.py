@@ -23,6 +23,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # SQL parameters are patient data: never in logs or exception texts
             json_serializer=_dumps,
             json_deserializer=orjson.loads,
             connect_args={"timeout": 30},
@@ -52,6 +53,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,  # SQL parameters are patient data: never in logs or exception texts
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
         pool_size=10,

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fhircrm.audit.record import AuditRecord, Outcome, now_instant, record
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.compartment import patients_of
+from fhircrm.fhir.inputs import ANY_CONTROL, escaped
+from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
+from fhircrm.fhir.store import ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,24 @@ ROUTE_INTERACTIONS = {
 }
 UNAUDITED_ROUTES = frozenset({"metadata", "smart_configuration"})
 MAX_ENTITIES = 200  # a page of search results; beyond that the query itself says what was asked
+MAX_TEXT = 2000  # a query string or a claim longer than this is cut in the audit record
+
+
+def clean(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """``text`` as an audit record may keep it: control characters shown as ``\\xNN`` (PostgreSQL refuses NUL in
+    jsonb, and a log reader should see them), cut to ``limit`` characters. The record is queued as JSON and the
+    refusal it tells of often came *from* such characters, so it must never fail on them."""
+    if text is None:
+        return None
+    text = text[:limit]
+    return escaped(text, limit) if ANY_CONTROL.search(text) else text
+
+
+def _entity_of(resource_type: object, fhir_id: object) -> list[dict]:
+    """The resource a refused request named, when it names one that can exist (else the status says enough)."""
+    if resource_type in RESOURCE_TYPE_SET and isinstance(fhir_id, str) and ID_PATTERN.match(fhir_id):
+        return [{"resourceType": resource_type, "id": fhir_id}]
+    return []
 
 
 def interaction_of(request: Request) -> str | None:
@@ -67,6 +88,7 @@ def build(
     description: str | None = None,
 ) -> AuditRecord:
     user, client_id = _who(request)
+    resource_type = request.path_params.get("resource_type")
     entities = tuple(dict.fromkeys(f"{r['resourceType']}/{r['id']}" for r in accessed if r.get("id")))
     patients: dict[str, None] = {}
     for resource in accessed:
@@ -76,15 +98,15 @@ def build(
         interaction=interaction,
         outcome=outcome,
         recorded=now_instant(),
-        user=user,
-        client_id=client_id,
-        source_ip=request.client.host if request.client else None,
-        resource_type=request.path_params.get("resource_type"),
+        user=clean(user),
+        client_id=clean(client_id),
+        source_ip=clean(request.client.host if request.client else None),
+        resource_type=clean(resource_type, 64) if isinstance(resource_type, str) else None,
         entities=entities[:MAX_ENTITIES],
         patients=tuple(patients)[:MAX_ENTITIES],
-        query=query,
+        query=clean(query),
         status=status,
-        description=description,
+        description=clean(description),
     )
 
 
@@ -100,9 +122,7 @@ async def audit_failure(engine: AsyncEngine, request: Request, error: FhircrmErr
     if interaction is None:
         return
     outcome = Outcome.SERIOUS_FAILURE if error.status >= 500 else Outcome.MINOR_FAILURE
-    entity = []
-    if request.path_params.get("resource_type") and request.path_params.get("fhir_id"):
-        entity = [{"resourceType": request.path_params["resource_type"], "id": request.path_params["fhir_id"]}]
+    entity = _entity_of(request.path_params.get("resource_type"), request.path_params.get("fhir_id"))
     audit = build(
         request, interaction, outcome, accessed=entity, status=error.status, description=f"{error.status} {error.code}"
     )

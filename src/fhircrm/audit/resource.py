@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from fhircrm.audit.record import ACTIONS, AuditRecord
+from fhircrm.fhir import references
 
 REST_TYPE = {
     "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
@@ -25,6 +26,27 @@ def _reference(value: str) -> dict:
     return {"reference": value}
 
 
+def _is_reference(value: str) -> bool:
+    return "/" in value and references.is_valid(value) and not value.startswith("#")
+
+
+def unrecordable(audit: AuditRecord) -> dict:
+    """The AuditEvent of a record whose details the store refused (a reference of a form it cannot keep): what
+    happened, when, the outcome and the status, without the entities and the agent's identity that failed."""
+    event = audit_event(
+        AuditRecord(
+            interaction=audit.interaction,
+            outcome=audit.outcome,
+            recorded=audit.recorded,
+            client_id=audit.client_id,
+            source_ip=audit.source_ip,
+            status=audit.status,
+            description=f"{audit.description or ''} (details not recordable)".strip(),
+        )
+    )
+    return event
+
+
 def audit_event(audit: AuditRecord) -> dict:
     action, subtype = ACTIONS.get(audit.interaction, ("E", "operation"))
     agent: dict = {
@@ -40,13 +62,16 @@ def audit_event(audit: AuditRecord) -> dict:
         "altId": audit.client_id,
     }
     if audit.user:
-        agent["who"] = _reference(audit.user) if "/" in audit.user else {"identifier": {"value": audit.user}}
+        # a token's fhirUser or sub: a Reference only when it has a reference's form, else the store refuses it
+        agent["who"] = _reference(audit.user) if _is_reference(audit.user) else {"identifier": {"value": audit.user}}
     else:
         agent["who"] = {"display": audit.client_id or "anonymous"}
     if audit.source_ip:
         agent["network"] = {"address": audit.source_ip, "type": "2"}
     agent = {k: v for k, v in agent.items() if v is not None}
     entities = [{"what": _reference(ref), "type": {"system": ENTITY_TYPE, "code": "2"}} for ref in audit.entities]
+    if entities and (details := audit.extra.get("details")):  # e.g. a role as it was and as it became
+        entities[0]["detail"] = [{"type": name, "valueString": str(value)} for name, value in details.items()]
     entities += [
         {
             "what": _reference(ref),

@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 
 from fhircrm.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from fhircrm.fhir.inputs import check_body_depth
 
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json", "text/json")
 XML_HINTS = ("xml",)
@@ -43,9 +44,11 @@ async def read_json(request: Request, *, max_bytes: int) -> object:
     if not body:
         raise BadRequest("the request has no body")
     try:
-        return orjson.loads(bytes(body))
+        parsed = orjson.loads(bytes(body))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc.msg} at position {exc.pos}") from None
+    check_body_depth(parsed)  # 422 before any validator recurses into it
+    return parsed
 
 
 async def read_resource(request: Request, *, max_bytes: int) -> dict:

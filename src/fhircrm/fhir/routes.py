@@ -15,10 +15,12 @@ from starlette.datastructures import QueryParams
 from fhircrm.deps import SettingsDep, StoreDep
 from fhircrm.errors import BadRequest, MethodNotAllowed, NotFound, NotImplementedYet, UnsupportedMediaType
 from fhircrm.fhir import bundles
+from fhircrm.fhir.inputs import check_search_pairs
 from fhircrm.fhir.negotiation import Prefer, base_url, check_format, read_json, read_resource
 from fhircrm.fhir.openapi_bodies import resource_body
 from fhircrm.fhir.outcomes import FhirResponse, http_date, information
 from fhircrm.fhir.search.dates import InvalidDate, date_range
+from fhircrm.fhir.search.query import MAX_OFFSET, whole_number
 from fhircrm.fhir.store import Outcome, check_type
 
 router = APIRouter()
@@ -62,13 +64,9 @@ def _instant(name: str, value: str | None) -> datetime | None:
 
 def _paging(request: Request) -> tuple[int, int | None]:
     params = request.query_params
-    try:
-        offset = int(params.get("_offset", "0"))
-        count = int(params["_count"]) if "_count" in params else None
-    except ValueError:
-        raise BadRequest("_count and _offset must be whole numbers") from None
-    if offset < 0 or (count is not None and count < 0):
-        raise BadRequest("_count and _offset must not be negative")
+    check_search_pairs(params.multi_items())
+    offset = whole_number("_offset", params.get("_offset", "0"), maximum=MAX_OFFSET)
+    count = whole_number("_count", params["_count"]) if "_count" in params else None
     return offset, count
 
 

@@ -33,6 +33,7 @@ from fhircrm.fhir import models, references
 from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.diff import changed_elements
+from fhircrm.fhir.inputs import check_resource, escaped
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.dates import format_instant
@@ -47,7 +48,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 def check_type(resource_type: str) -> None:
     if resource_type not in RESOURCE_TYPE_SET:
-        raise NotFound(f"unknown resource type: {resource_type}")
+        raise NotFound(f"unknown resource type: {escaped(resource_type)}")
 
 
 def check_id(fhir_id: str) -> None:
@@ -192,10 +193,9 @@ class FhirStore:
     async def vread(self, resource_type: str, fhir_id: str, version_id: str) -> HistoryEntry:
         check_type(resource_type)
         check_id(fhir_id)
-        try:
-            number = int(version_id)
-        except ValueError:
-            raise NotFound(f"{resource_type}/{fhir_id} has no version {version_id[:20]!r}") from None
+        if not (version_id.isascii() and version_id.isdigit() and len(version_id) <= 9):
+            raise NotFound(f"{resource_type}/{fhir_id} has no version {escaped(version_id, 20)!r}")
+        number = int(version_id)
         current = (await reader.current(self.conn, [(resource_type, fhir_id)])).get((resource_type, fhir_id))
         if current is not None:
             await self._require_visible("vread", current)
@@ -508,6 +508,7 @@ class FhirStore:
             body = op.resource
         if not isinstance(body, dict):
             raise BadRequest("the body must be a FHIR resource (a JSON object)")
+        check_resource(body)  # control characters, huge numbers, nesting: 422 before validation and SQL
         if body.get("resourceType") != op.resource_type:
             raise BadRequest(
                 f"resourceType {body.get('resourceType')!r} does not match the URL's {op.resource_type}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from fhircrm.errors import BadRequest, UnknownParameter
+from fhircrm.fhir.inputs import check_search_pairs
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search.registry import SearchParam, registry
 
@@ -41,6 +42,11 @@ PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 SUMMARY_MODES = frozenset({"true", "false", "count", "text", "data"})
 TOTAL_MODES = frozenset({"none", "estimate", "accurate"})
 _SPLIT_COMMA = re.compile(r"(?<!\\),")
+#: the deepest page a search or history may ask for (``_offset``): deeper paging is a crawl, and a 30-digit
+#: offset would overflow the database's integers
+MAX_OFFSET = 1_000_000
+#: a ``_count`` beyond this is refused rather than capped (the page itself is capped at max_page_size)
+MAX_COUNT = 2**31 - 1
 
 
 def split_values(value: str) -> list[str]:
@@ -232,13 +238,17 @@ def _parse_filter(resource_type: str, name: str, value: str) -> Filter | None:
     )
 
 
-def _int(name: str, value: str, *, minimum: int = 0) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number", expression=name) from None
+def whole_number(name: str, value: str, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """``value`` as a whole number within [minimum, maximum]: ASCII digits only (no ``1_000``, no other scripts'
+    digits, no 30-digit numbers); 400 naming the parameter and the limit otherwise."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise BadRequest(f"{name} must be a whole number", expression=name)
+    number = int(text) if len(text) <= 20 else maximum + 1
     if number < minimum:
         raise BadRequest(f"{name} must be at least {minimum}", expression=name)
+    if number > maximum:
+        raise BadRequest(f"{name} must be at most {maximum}", expression=name)
     return number
 
 
@@ -281,14 +291,16 @@ def _parse_named_filter(resource_type: str | None, name: str, value: str) -> Fil
 
 
 def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
+    pairs = list(pairs)
+    check_search_pairs(pairs)  # control characters never reach SQL (PostgreSQL refuses NUL in text)
     query = SearchQuery(resource_type)
     for name, value in pairs:
         if name in ("_format", "_pretty", "_contained", "_containedType"):
             continue
         if name == "_count":
-            query.count = _int(name, value)
+            query.count = whole_number(name, value)
         elif name == "_offset":
-            query.offset = _int(name, value)
+            query.offset = whole_number(name, value, maximum=MAX_OFFSET)
             continue  # paging position: not part of the query's identity
         elif name == "_sort":
             for key in value.split(","):
