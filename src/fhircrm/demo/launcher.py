@@ -35,11 +35,30 @@ class DemoOptions:
 
 
 def demo_environment(host: str, port: int) -> None:
-    """Development defaults for a demo (anything already set in the environment wins)."""
+    """Development defaults for a demo (anything already set in the environment wins): authorization on, with
+    the development authorization server as the issuer, so the printed links go through a real SMART launch and
+    the API checks every token, the path production takes (``FHIRCRM_AUTH_MODE=none`` turns it off)."""
+    root = f"http://{host}:{port}"
     os.environ.setdefault("FHIRCRM_ENVIRONMENT", "development")
     os.environ.setdefault("FHIRCRM_DEV_AUTH_ENABLED", "true")
-    os.environ.setdefault("FHIRCRM_BASE_URL", f"http://{host}:{port}/fhir")
+    os.environ.setdefault("FHIRCRM_BASE_URL", f"{root}/fhir")
+    if "FHIRCRM_AUTH_MODE" not in os.environ:
+        issuer = os.environ.get("FHIRCRM_DEV_AUTH_ISSUER", f"{root}/auth").rstrip("/")
+        os.environ.update(
+            FHIRCRM_AUTH_MODE="jwt",
+            FHIRCRM_AUTH_ISSUER=issuer,
+            FHIRCRM_AUTH_JWKS_URL=f"{issuer}/jwks",
+            FHIRCRM_AUTH_AUTHORIZE_URL=f"{issuer}/authorize",
+            FHIRCRM_AUTH_TOKEN_URL=f"{issuer}/token",
+        )
     get_settings.cache_clear()
+
+
+def loader_settings(settings: Settings) -> Settings:
+    """The settings of the demo's own loader: its app runs inside this process and never listens on a socket,
+    so it writes as fhircrm itself (like ``fhircrm migrate``), whatever ``FHIRCRM_AUTH_MODE`` asks of callers
+    from outside; under jwt its requests would otherwise need a token from an issuer that is not up yet."""
+    return settings.model_copy(update={"auth_mode": "none"})
 
 
 async def load_if_empty(settings: Settings, options: DemoOptions) -> int:
@@ -49,7 +68,7 @@ async def load_if_empty(settings: Settings, options: DemoOptions) -> int:
 
 
 async def _load(settings: Settings, options: DemoOptions) -> int:
-    async with in_process_api(settings) as client:
+    async with in_process_api(loader_settings(settings)) as client:
         existing = await demo_patient_count(client)
         if existing:
             print(f"demo clinic already loaded ({existing} patients): nothing to seed", flush=True)
@@ -63,6 +82,21 @@ async def _load(settings: Settings, options: DemoOptions) -> int:
             progress.close()
         print(f"loaded {report.resources} resources in {report.seconds:.1f}s", flush=True)
         return report.resources
+
+
+async def seed_inbox(settings: Settings) -> int:
+    """The scripted inbox conversations (``fhircrm.demo.conversations``); idempotent."""
+    from fhircrm.db import create_engine
+    from fhircrm.demo.conversations import seed_conversations
+    from fhircrm.fhir.access import ServiceScope
+    from fhircrm.stores import open_store
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            return await seed_conversations(open_store(conn, settings, policy=ServiceScope("demo")), settings)
+    finally:
+        await engine.dispose()
 
 
 async def drain_backlog(settings: Settings) -> int:
@@ -99,21 +133,26 @@ async def _mint_launch(root: str, base: str) -> str | None:
     return str(httpx.URL(f"{root}/app/launch", params={"iss": base, "launch": launch}))
 
 
-def _banner(root: str, base: str, launch_url: str | None) -> str:
+def _banner(root: str, base: str, launch_url: str | None, secured: bool = False) -> str:
     lines = [
         "",
         "fhircrm demo clinic is running:",
         f"  FHIR API (metadata)        {base}/metadata",
+        "  API authorization          "
+        + (f"on: every request needs a token (development server at {root}/auth)" if secured else "off"),
+        f"  Clinic workspace (sign in) {root}/app/sign-in",
+        "                             (pick a care coordinator or clinician by name: worklist, inbox, dashboard)",
     ]
     if launch_url:
         lines.append(f"  Patient 360 (EHR launch)   {launch_url}")
         lines.append("                             (a development launch for the demo patient; valid for an hour)")
     lines += [
-        f"  Sign in (pick a patient)   {root}/app/launch",
+        f"  Open one patient           {root}/app/launch",
+        "                             (pick who you are and a patient by name)",
         f"  Worklist                   {root}/ui/worklist",
         f"  Inbox                      {root}/ui/inbox",
         f"  Dashboard                  {root}/ui/dashboard",
-        "  (the UI pages need a signed-in session: open one of the launch links first)",
+        "  (the UI pages need a signed-in session: sign in first)",
         "",
         "Press Ctrl-C to stop.",
         "",
@@ -142,7 +181,8 @@ async def serve(settings: Settings, options: DemoOptions) -> None:
     if server.started:
         root = f"http://{options.host}:{options.port}"
         base = settings.base_url.rstrip("/")
-        print(_banner(root, base, await _mint_launch(root, base)), flush=True)
+        secured = settings.auth_mode != "none"
+        print(_banner(root, base, await _mint_launch(root, base), secured), flush=True)
     await task
 
 
@@ -151,6 +191,8 @@ def run_demo(options: DemoOptions) -> int:
     settings = get_settings()
     started = time.monotonic()
     asyncio.run(load_if_empty(settings, options))
+    if messages := asyncio.run(seed_inbox(settings)):
+        print(f"seeded {messages} inbox message(s) across sms, WhatsApp and email", flush=True)
     print("working off the queued events (journeys, risk scores, worklists) ...", flush=True)
     jobs = asyncio.run(drain_backlog(settings))
     print(f"ran {jobs} queued job(s)", flush=True)
