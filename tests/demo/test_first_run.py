@@ -103,10 +103,43 @@ def test_the_first_run_answers_fhir_metadata(first_run: tuple[str, Path]) -> Non
     assert response.json()["resourceType"] == "CapabilityStatement"
 
 
+def backend_token(root: str, scope: str) -> str:
+    """A SMART Backend Services-like token from the demo's development server (a registered confidential client)."""
+    made = httpx.post(
+        f"{root}/auth/register",
+        json={"client_name": "first-run test", "token_endpoint_auth_method": "client_secret_basic"},
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    client = made.json()
+    granted = httpx.post(
+        f"{root}/auth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=30,
+    )
+    assert granted.status_code == 200, granted.text
+    return granted.json()["access_token"]
+
+
+def test_the_first_run_api_checks_tokens(first_run: tuple[str, Path]) -> None:
+    root, log = first_run
+    assert "API authorization          on" in log.read_text()
+    response = httpx.get(f"{root}/fhir/Patient", params={"_summary": "count"}, timeout=30)
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
 def test_the_first_run_loads_the_demo_clinic(first_run: tuple[str, Path]) -> None:
     root, _log = first_run
+    token = backend_token(root, "system/Patient.rs system/Appointment.rs")
     for resource_type in ("Patient", "Appointment"):
-        response = httpx.get(f"{root}/fhir/{resource_type}", params={"_summary": "count"}, timeout=30)
+        response = httpx.get(
+            f"{root}/fhir/{resource_type}",
+            params={"_summary": "count"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
         assert response.status_code == 200
         assert response.json()["total"] > 0
 
@@ -126,3 +159,23 @@ def test_the_first_run_shows_the_demo_clinic_after_a_development_launch(first_ru
         worklist = browser.get(f"{root}/ui/worklist")
         assert worklist.status_code == 200
         assert "demo-pat-" in worklist.text or "/ui/patients/" in worklist.text
+
+
+def test_the_first_run_signs_a_coordinator_in_by_name_without_a_patient(first_run: tuple[str, Path]) -> None:
+    root, log = first_run
+    sign_in = re.search(r"Clinic workspace \(sign in\)\s+(\S+)", log.read_text())
+    assert sign_in, "the printed URLs include the staff sign-in"
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        page = browser.get(sign_in.group(1))  # the approval page, with a picker of the clinic's staff by name
+        people = dict(re.findall(r'<option value="(PractitionerRole/[^"]+)">([^<]+)</option>', page.text))
+        assert "coordinator at" in people["PractitionerRole/demo-prrole-coord-01"]
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+        form = {k: html.unescape(v) for k, v in fields.items()}
+        form.update(decision="approve", fhirUser="PractitionerRole/demo-prrole-coord-01")
+        worklist = browser.post(str(page.url), data=form)
+        assert worklist.status_code == 200 and worklist.url.path == "/ui/worklist"
+        assert ">patient<" not in worklist.text
+        inbox = browser.get(f"{root}/ui/inbox")
+        assert inbox.status_code == 200 and inbox.text.count('href="/ui/inbox/threads/') >= 5
+        name = html.unescape(re.search(r'class="who">([^<]+)<', inbox.text).group(1))
+        assert name == people["PractitionerRole/demo-prrole-coord-01"].split(",")[0]
