@@ -7,6 +7,7 @@ through ``apply``, which handles a batch of operations in a few statements: one 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -304,6 +305,7 @@ class FhirStore:
     ) -> Current | None:
         """The one live resource a conditional URL matches, None for no match; 412 when several match."""
         check_type(resource_type)
+        await self.serialize_conditional(resource_type, criteria)
         if exclude:
             live = [c for c in await self.match_all(resource_type, criteria) if (c.res_type, c.fhir_id) not in exclude]
         else:
@@ -311,6 +313,17 @@ class FhirStore:
         if len(live) > 1:
             raise PreconditionFailed(f"{what} criteria match several {resource_type} resources; be more selective")
         return live[0] if live else None
+
+    async def serialize_conditional(self, resource_type: str, criteria: str) -> None:
+        """Make a conditional write's match and write one step for concurrent requests with the same criteria.
+
+        Without it, 20 concurrent ``If-None-Exist`` creates can all see no match and all insert. On PostgreSQL a
+        transaction-scoped advisory lock on (type, normalized criteria) makes the second wait until the first
+        commits; its match, a new statement under READ COMMITTED, then sees the first one's resource. SQLite
+        needs nothing: every transaction begins IMMEDIATE (``fhircrm.db``), holding the one write lock."""
+        if self.conn.dialect.name == "postgresql":
+            key = criteria_lock_key(resource_type, criteria)
+            await self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
 
     async def match_all(self, resource_type: str, criteria: str, *, limit: int = 10_000) -> list[Current]:
         """Every live resource a conditional URL matches (conditional delete of several)."""
@@ -391,6 +404,7 @@ class FhirStore:
     async def conditional_delete(self, resource_type: str, criteria: str, *, multiple: bool = False) -> list[Outcome]:
         """Delete what the criteria match: one, or (with ``multiple``) all of them; several without it: 412."""
         if multiple:
+            await self.serialize_conditional(resource_type, criteria)
             found = await self.match_all(resource_type, criteria)
         else:
             one = await self.match_one(resource_type, criteria, what="conditional delete")
@@ -547,6 +561,18 @@ class FhirStore:
         created = current is None or current.deleted
         status = 201 if created else 200
         return version, Outcome(status, op.resource_type, fhir_id, number, timestamp, content, created=created)
+
+
+def criteria_lock_key(resource_type: str, criteria: str) -> int:
+    """A signed 64-bit advisory lock key for (type, criteria): the decoded pairs sorted, so ``a=1&b=2`` and
+    ``b=2&a=%31`` are one lock; paging and format parameters left out (they do not change what matches)."""
+    pairs = sorted((k, v) for k, v in parse_qsl(criteria, keep_blank_values=True) if k not in _NOT_CRITERIA)
+    text = resource_type + "?" + "&".join(f"{k}={v}" for k, v in pairs)
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, person=b"fhircrm-cond").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_NOT_CRITERIA = frozenset({"_count", "_offset", "_sort", "_format", "_pretty", "_summary", "_elements"})
 
 
 def existing_outcome(found: Current) -> Outcome:

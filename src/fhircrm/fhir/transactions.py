@@ -46,6 +46,7 @@ class Plan:
 
 async def run_transaction(store: FhirStore, entries: list[Entry], *, base: str, ret: str) -> list[dict]:
     """Run ``entries`` atomically (the caller's transaction) and return one response entry per entry, in order."""
+    _check_full_urls(entries)
     plan = Plan()
     for entry in sorted(entries, key=lambda e: (ORDER[e.method], e.index)):
         if entry.method == "GET":
@@ -125,6 +126,21 @@ async def _resolve(store: FhirStore, plan: Plan, entry: Entry) -> None:
     _target(plan, entry, rt, op.fhir_id or "")
 
 
+def _check_full_urls(entries: list[Entry]) -> None:
+    """Two entries with one ``fullUrl`` would make a ``urn:uuid:`` reference to it mean either resource: 400."""
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if entry.full_url is None:
+            continue
+        if entry.full_url in seen:
+            raise BadRequest(
+                f"{entry.where} and Bundle.entry[{seen[entry.full_url]}] have the same fullUrl "
+                f"{entry.full_url[:100]!r}; each entry needs its own",
+                expression=f"{entry.where}.fullUrl",
+            )
+        seen[entry.full_url] = entry.index
+
+
 def _target(plan: Plan, entry: Entry, resource_type: str, fhir_id: str) -> None:
     if entry.full_url:
         plan.targets[entry.full_url] = f"{resource_type}/{fhir_id}"
@@ -140,6 +156,9 @@ async def _rewrite_references(store: FhirStore, plan: Plan, entry: Entry) -> Non
         value = ref["reference"]
         if value in plan.targets:
             ref["reference"] = plan.targets[value]
+        elif value.startswith("urn:uuid:"):  # names an entry of the bundle, and none has that fullUrl
+            where = references.location(document, entry.resource_type, ref)
+            raise BadRequest(f"{where}: {value[:80]!r} is the fullUrl of no entry of this bundle", expression=where)
         elif references.is_conditional(value):
             if value not in conditional:
                 where = references.location(document, entry.resource_type, ref)
