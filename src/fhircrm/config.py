@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     ehr_poll_seconds: float = Field(0.0, description="polling fallback period; 0 = off (use subscriptions)")
     ehr_writeback_types: list[str] = Field(default_factory=list, description="CRM types also written to the EHR")
     ehr_writeback_seconds: float = Field(10.0, description="how often new CRM resources are queued for write-back")
+    #: A patient's confirmation or cancellation of an EHR appointment (a "C"/"X" reply) is written to the EHR's
+    #: Appointment (participant status, cancellation), unless the patient objects to data sharing.
+    ehr_writeback_appointment_replies: bool = True
     ehr_public_url: str | None = Field(None, description="root URL the EHR uses to reach us; default from base_url")
     ehr_notification_secret: SecretStr | None = Field(None, description="master secret of the listener's headers")
     ehr_notification_header: str = Field("X-Fhircrm-Secret", description="header carrying a Subscription's secret")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.ehr.appointment_replies import APPOINTMENT_REPLY_JOB, queue_reply, write_reply
+from fhircrm.ehr.appointment_replies import EVENTS as REPLY_EVENTS
 from fhircrm.ehr.client import FhirpyEhrClient, build_client
 from fhircrm.ehr.polling import poll_all
 from fhircrm.ehr.writeback import WRITEBACK_JOB, sweep, write_back
@@ -23,7 +25,7 @@ def ehr_client(runtime: Runtime) -> FhirpyEhrClient:
     return found[1]
 
 
-def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, periodic: list) -> None:
+def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
     from fhircrm.worker import Periodic
 
     settings = runtime.settings
@@ -34,6 +36,14 @@ def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, per
         await write_back(conn, job, client=ehr_client(runtime), settings=settings)  # type: ignore[arg-type]
 
     jobs.register(WRITEBACK_JOB, write_back_job, max_attempts=10)
+    if settings.ehr_writeback_appointment_replies:
+
+        async def reply_job(conn: AsyncConnection, job: object) -> None:
+            await write_reply(conn, job, client=ehr_client(runtime), settings=settings)  # type: ignore[arg-type]
+
+        jobs.register(APPOINTMENT_REPLY_JOB, reply_job, max_attempts=10)
+        for name in REPLY_EVENTS:
+            consumers.subscribe(name, queue_reply)
     if settings.ehr_writeback_types:
         periodic.append(Periodic("ehr-writeback-sweep", settings.ehr_writeback_seconds, lambda c: sweep(c, settings)))
     if settings.ehr_poll_seconds > 0:
