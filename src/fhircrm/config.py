@@ -183,7 +183,7 @@ class Settings(BaseSettings):
     app_client_id: str = Field("fhircrm-app", description="our client_id at the EHR's authorization server")
     app_scope: str = Field(
         "launch openid fhirUser patient/*.rs user/Task.cruds user/Communication.cruds user/Appointment.cru "
-        "offline_access",
+        "user/Subscription.rs user/PlanDefinition.rs offline_access",  # the last two: the admin page (table: admins)
         description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
     )
     #: A staff sign-in without a patient (the coordinators' workspace): reads for the clinic within the person's

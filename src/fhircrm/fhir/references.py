@@ -16,6 +16,7 @@ from fhircrm.errors import Issue, Unprocessable
 _LITERAL = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?$")
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")  # http(s)://..., urn:uuid:..., urn:oid:...
 _CONDITIONAL = re.compile(r"^[A-Z][A-Za-z]+\?\S+$")
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 #: Elements named ``reference`` that are uris, not References (R4: Immunization.education.reference).
 _URI_PARENTS = frozenset({"education"})
 
@@ -73,6 +74,15 @@ def walk(node: object, path: str, parent_key: str = "") -> Iterator[tuple[dict, 
         for i, item in enumerate(node):
             if isinstance(item, dict | list):
                 yield from walk(item, f"{path}[{i}]", parent_key)
+
+
+def patient_id(reference: str) -> str | None:
+    """The id of the Patient a reference names (``Patient/1``, ``Patient/1/_history/2``, or an absolute URL
+    ending in ``/Patient/1``); None for anything else."""
+    parts = reference.split("/_history/", 1)[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient" and _ID.match(parts[-1]):
+        return parts[-1]
+    return None
 
 
 def location(document: object, root: str, target: dict) -> str:

@@ -448,14 +448,18 @@ class FhirStore:
             if version is not None:
                 versions.append(version)
             outcomes.append(outcome)
+        if self.policy is not None:
+            await self._check_contents(outcomes, versions, existing)
         await write_versions(self.conn, versions)
         if self.policy is not None:
             await self._check_written(operations, versions, existing)
         self.accessed.extend(v.content for v in versions if v.content is not None)
-        if self.listeners and versions:
+        if versions and (self.listeners or self.policy is not None):
             changes = [_change(v, existing.get((v.res_type, v.fhir_id))) for v in versions]
             for listener in self.listeners:
                 await listener(self.conn, changes)
+            if (after_write := getattr(self.policy, "after_write", None)) is not None:
+                await after_write(self.conn, changes)
         return outcomes
 
     async def _check_writes(self, operations: Sequence[Operation], existing: dict[tuple[str, str], Current]) -> None:
@@ -472,6 +476,48 @@ class FhirStore:
             except FhircrmError as exc:
                 exc.operation = i  # type: ignore[attr-defined]
                 raise
+
+    async def _check_contents(
+        self, outcomes: list[Outcome], versions: list[Version], existing: dict[tuple[str, str], Current]
+    ) -> None:
+        """Before writing: what each new version says is the caller's to say (the policy's ``check_change``), and
+        every Patient it references is one the caller reaches *now*, or one written in this same batch. Checked
+        before the write, so naming oneself beside a patient (an Appointment's actor, a CareTeam's participant)
+        cannot bring that patient into reach, and a patient app cannot address another patient's record."""
+        index = {(o.resource_type, o.fhir_id): i for i, o in enumerate(outcomes)}
+        check_change = getattr(self.policy, "check_change", None)
+        written = {v.fhir_id for v in versions if v.res_type == "Patient"}
+        wanted: dict[str, int] = {}
+        for version in versions:
+            i = index.get((version.res_type, version.fhir_id))
+            previous = existing.get((version.res_type, version.fhir_id))
+            try:
+                if check_change is not None:
+                    check_change(version.res_type, previous.content if previous else None, version.content)
+            except FhircrmError as exc:
+                exc.operation = i  # type: ignore[attr-defined]
+                raise
+            for ref in references.objects(version.content) if version.content is not None else ():
+                patient = references.patient_id(ref["reference"])
+                if patient is not None and patient not in written:
+                    wanted.setdefault(patient, i if i is not None else 0)
+        if not wanted:
+            return
+        try:
+            branches = self.branches("read", "Patient")
+        except Forbidden:
+            branches = []
+        if branches is None:
+            return
+        found = await reader.current(self.conn, [("Patient", p) for p in wanted])
+        live = [c.res_pk for c in found.values() if not c.deleted]
+        visible = await sql_search.visible_pks(self.conn, "Patient", live, branches) if live and branches else set()
+        for patient, i in wanted.items():
+            current = found.get(("Patient", patient))
+            if current is None or current.deleted or current.res_pk not in visible:
+                error = Forbidden(f"the resource refers to Patient/{patient}, whom this client may not reach")
+                error.operation = i  # type: ignore[attr-defined]
+                raise error
 
     async def _check_written(
         self, operations: Sequence[Operation], versions: list[Version], existing: dict[tuple[str, str], Current]

@@ -15,16 +15,8 @@ Other compartment types reach those patients through their compartment parameter
 general-practitioner=...``), so reads, searches, ``_include``/``_revinclude``, ``$everything``, history and
 writes all honour the same rule; Tasks are reached also by ``owner`` in ``R`` (the work of the person or team).
 
-==============  ===========================================  =============================================
-role            patient data                                 other types
-==============  ===========================================  =============================================
-clinician       own patients; writes Task, Communication,    read; configuration types not written
-                CommunicationRequest only (read-mostly)
-coordinator     the team's patients and Tasks                read; configuration types not written
-supervisor      the team's and organizations' patients       read; configuration types not written
-administrator   none                                         configuration types (journeys, Subscriptions)
-no role         none                                         none
-==============  ===========================================  =============================================
+What each role may do at all (allow, narrow or deny, per access class and interaction) is the access table
+(``fhircrm.smart.access_table``); this module computes what *narrow* means for the roles the table narrows.
 
 A multi-patient resource (a Group, a Communication to several patients) is reached when one of its patients is:
 the same rule as ``patient/`` scopes.
@@ -32,83 +24,25 @@ the same rule as ``patient/`` scopes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from fhircrm.fhir.access import Branches
-from fhircrm.fhir.compartment import compartment_branches, compartment_params, in_compartment
-from fhircrm.smart.roles import CLINICAL_ROLES, Staff
-
-WRITES = frozenset({"create", "update", "patch", "delete"})
-#: What a clinician may write (read-mostly CRM): messages and follow-up work for their patients.
-CLINICIAN_WRITES = frozenset({"Task", "Communication", "CommunicationRequest"})
-#: Configuration and knowledge resources: only administrators change them.
-CONFIGURATION_TYPES = frozenset(
-    {
-        "ActivityDefinition",
-        "CapabilityStatement",
-        "CodeSystem",
-        "CompartmentDefinition",
-        "ConceptMap",
-        "Endpoint",
-        "EventDefinition",
-        "ImplementationGuide",
-        "Library",
-        "Measure",
-        "MessageDefinition",
-        "NamingSystem",
-        "OperationDefinition",
-        "PlanDefinition",
-        "Questionnaire",
-        "SearchParameter",
-        "StructureDefinition",
-        "StructureMap",
-        "Subscription",
-        "SubscriptionTopic",
-        "ValueSet",
-    }
-)
-#: In the Patient compartment by definition, but in practice a practitioner's or a location's.
-SHARED_TYPES = frozenset({"Schedule"})
+from fhircrm.fhir.compartment import compartment_branches, compartment_params
+from fhircrm.smart.roles import Staff
 
 
-@dataclass(frozen=True, slots=True)
-class Reach:
-    """``branches`` None: roles do not narrow this; ``[]``: nothing, for ``reason``."""
-
-    branches: Branches
-    reason: str = ""
-
-
-EVERYTHING = Reach(None)
-
-
-def is_patient_data(resource_type: str) -> bool:
-    return in_compartment(resource_type) and resource_type not in SHARED_TYPES
-
-
-def reach(staff: Staff, interaction: str, resource_type: str, *, launch_patient: str | None = None) -> Reach:
-    """What ``staff`` may ``interaction`` of ``resource_type`` through a user/ grant (``launch_patient``: the
-    token's launch context, a patient id)."""
-    if not staff.roles:
-        return Reach([], "the signed-in user has no fhircrm role (a PractitionerRole code mapped to one)")
-    write = interaction in WRITES
-    if not is_patient_data(resource_type):
-        if write and resource_type in CONFIGURATION_TYPES and not staff.has("administrator"):
-            return Reach([], f"only administrators change {resource_type} resources")
-        return EVERYTHING
+def reach(
+    staff: Staff, narrowing: frozenset[str], resource_type: str, *, launch_patient: str | None = None
+) -> list[list[tuple[str, str]]]:
+    """The ``resource_type`` resources of the patients that ``staff`` reaches through the roles in
+    ``narrowing`` (those the access table narrows for this interaction); ``launch_patient``: the token's
+    launch context, a patient id."""
     branches: list[list[tuple[str, str]]] = []
-    if staff.has("clinician") and (not write or resource_type in CLINICIAN_WRITES):
+    if "clinician" in narrowing:
         branches += patient_branches(resource_type, _criteria(staff.own), staff.own)
-    if staff.has("coordinator", "supervisor"):
-        organizations = staff.organizations if staff.has("supervisor") else ()
+    if narrowing & {"coordinator", "supervisor"}:
+        organizations = staff.organizations if "supervisor" in narrowing else ()
         branches += patient_branches(resource_type, _criteria(staff.team, organizations), staff.team)
-    if branches:
-        if launch_patient:
-            branches += compartment_branches(resource_type, launch_patient)
-        return Reach(_unique(branches))
-    if not staff.has(*CLINICAL_ROLES):
-        return Reach([], f"the {_names(staff)} role gives no access to patient data ({resource_type})")
-    return Reach([], f"the {_names(staff)} role may not {interaction} {resource_type}")
+    if branches and launch_patient:
+        branches += compartment_branches(resource_type, launch_patient)
+    return _unique(branches)
 
 
 def patient_branches(
@@ -141,7 +75,3 @@ def _criteria(refs: tuple[str, ...], organizations: tuple[str, ...] = ()) -> lis
 
 def _unique(branches: list[list[tuple[str, str]]]) -> list[list[tuple[str, str]]]:
     return [list(b) for b in dict.fromkeys(tuple(b) for b in branches)]
-
-
-def _names(staff: Staff) -> str:
-    return "/".join(sorted(staff.roles))

@@ -53,6 +53,8 @@ INTERACTION_LETTER = {
     "history": "s",
     "history-type": "s",
     "history-system": "s",
+    "operation": "r",  # $everything and the like: reads of what the type's grants reach
+    "notify": "r",  # a Subscription notification's payload, read on its owner's behalf
 }
 #: Scopes with a meaning of their own (not resource scopes).
 KNOWN_FLAGS = frozenset({"launch", "openid", "fhirUser", "profile", "offline_access", "online_access"})
