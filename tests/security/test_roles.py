@@ -130,7 +130,7 @@ async def test_an_ehr_launch_puts_its_patient_within_a_coordinators_reach(as_use
 
 
 async def test_an_absolute_fhir_user_url_names_the_same_person(as_user: Client) -> None:
-    async with as_user("co-n", fhirUser="https://ehr.example.org/fhir/Practitioner/co-n") as client:
+    async with as_user("co-n", fhirUser=f"{FHIR_BASE}/Practitioner/co-n") as client:
         assert await found(client, "/Patient") == patients(*TEAM_PATIENTS["north"])
 
 

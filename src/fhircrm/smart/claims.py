@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhircrm.errors import Forbidden
 from fhircrm.smart.errors import InvalidToken
 
 
@@ -55,3 +56,30 @@ def check_times(
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: claims and header fields that authorization servers use to say what kind of token a JWT is
+_KIND_CLAIMS = ("token_use", "use", "typ", "token_type")
+
+
+def check_access_token(
+    header: dict[str, Any], claims: dict[str, Any], *, error: type[Exception] = InvalidToken
+) -> None:
+    """A token that says it is a refresh token (``token_use``/``use``/``typ``/``token_type`` claims, or a ``typ``
+    header such as ``refresh+jwt``) is not an access token, whatever its signature: refresh tokens live longer
+    and are exchanged at the token endpoint, never presented to a resource server."""
+    kinds = [claims.get(name) for name in _KIND_CLAIMS] + [header.get("typ")]
+    if any(isinstance(kind, str) and "refresh" in kind.lower() for kind in kinds):
+        raise error("a refresh token is not an access token (token_use/typ)")
+
+
+def check_fhir_user(fhir_user: str | None, bases: tuple[str | None, ...]) -> None:
+    """``fhirUser`` must name a person of this server (a relative ``Practitioner/x`` or an absolute URL under its
+    base) or of the configured EHR. A URL under any other base is another server's person: mapping it to the
+    local resource with the same id would hand that id's roles and patients to a stranger, so it is 403."""
+    if not fhir_user or "://" not in fhir_user:
+        return
+    for base in bases:
+        if base and fhir_user.startswith(base.rstrip("/") + "/"):
+            return
+    raise Forbidden("the token's fhirUser is not on this server's FHIR base or the configured EHR's")

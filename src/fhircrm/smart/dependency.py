@@ -14,6 +14,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 
 from fhircrm.config import Settings
+from fhircrm.smart.claims import check_fhir_user
 from fhircrm.smart.context import AccessContext
 from fhircrm.smart.errors import InvalidBearerRequest, MissingToken
 from fhircrm.smart.validators import TokenValidator, build_validator
@@ -65,6 +66,8 @@ async def require_access(request: Request) -> AccessContext:
     claims = await validator.validate(bearer_token(request))
     access = AccessContext.from_claims(claims)
     request.state.access = access  # for audit logging further down
+    settings: Settings = request.app.state.settings
+    check_fhir_user(access.fhir_user, (settings.base_url, settings.ehr_base_url))
     return access
 
 

@@ -17,7 +17,7 @@ from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 
 from fhircrm.config import Settings
-from fhircrm.smart.claims import check_audience, check_issuer, check_times
+from fhircrm.smart.claims import check_access_token, check_audience, check_issuer, check_times
 from fhircrm.smart.errors import AuthServerUnavailable, InvalidToken
 from fhircrm.smart.jwks import JwksCache
 
@@ -72,6 +72,7 @@ class JwtValidator:
         check_issuer(claims, self.issuer)
         check_audience(claims, self.audience)
         check_times(claims, now=self._clock(), leeway=self.leeway)
+        check_access_token(header, claims)
         return claims
 
 
@@ -115,6 +116,7 @@ class IntrospectionValidator:
         if "aud" in claims:  # optional in RFC 7662; when present it must name us
             check_audience(claims, self.audience)
         check_times(claims, now=self._clock(), leeway=self.leeway, require_exp=False)
+        check_access_token({}, claims)  # RFC 7662 token_type: refresh_token
         return claims
 
 
