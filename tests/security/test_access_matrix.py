@@ -370,3 +370,13 @@ async def test_everything_follows_the_patient_record_row(apps: dict[str, FastAPI
         other = await api.get(f"/Patient/{OTHER}/$everything")
     assert own.status_code in _ok(decision, True, 200), own.text
     assert other.status_code in _ok(decision, False, 200), other.text
+
+
+def test_docs_security_shows_the_table_as_it_is() -> None:
+    from pathlib import Path
+
+    from fhircrm.smart.access_table import markdown
+
+    text = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    start = text.index("-->\n", text.index("<!-- access-table:start")) + 4
+    assert text[start : text.index("<!-- access-table:end -->")] == markdown()
