@@ -41,7 +41,7 @@ from fhircrm.security.logs import quiet_query_strings, redact_database_errors, s
 from fhircrm.security.middleware import install as install_security
 from fhircrm.security.validation import redact_submitted, validation_refusal
 from fhircrm.segments import routes as segment_routes
-from fhircrm.smart import discovery_router, install_resource_server, security_block
+from fhircrm.smart import discovery_router, install_resource_server, publish_discovery, security_block
 from fhircrm.smart.devserver import router as dev_auth_router
 from fhircrm.smartapp import routes as smartapp_routes
 from fhircrm.subscriptions import routes as subscription_routes
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await install_default_journeys(engine, settings)  # a fresh install plans reminders from its first booking
         app.state.engine = engine
         app.state.http = create_http_client()
+        await publish_discovery(app, settings, app.state.http)  # with auth on: SMART discovery, or refuse to start
         app.state.runtime = Runtime(settings, engine, app.state.http)
         install_resource_server(app, settings, app.state.http)
         stop = asyncio.Event()

@@ -2,19 +2,25 @@
 and ``rest.security`` of the CapabilityStatement, with the ``oauth-uris`` extension python-fhirclient reads.
 
 The endpoints are the EHR's (``FHIRCRM_AUTH_*``); with the development authorization server enabled, any that
-are not set explicitly point at it.
+are not set explicitly point at it. With authorization on and the authorize/token URLs not set, they are read at
+start-up from the issuer's own discovery document (``{issuer}/.well-known/smart-configuration``, then
+``/.well-known/openid-configuration``); if neither names them, fhircrm refuses to start and says what to set.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+import httpx
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fhircrm.config import Settings
 from fhircrm.errors import NotFound
 
+log = logging.getLogger(__name__)
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 CAPABILITIES = [
     "launch-ehr",
@@ -83,9 +89,65 @@ def endpoints(settings: Settings) -> Endpoints:
     )
 
 
-def smart_configuration(settings: Settings) -> dict:
-    """The SMART App Launch 2.x discovery document."""
+class DiscoveryError(RuntimeError):
+    """Authorization is on but SMART clients could not find the authorization server: do not start."""
+
+
+async def _issuer_document(http: httpx.AsyncClient, issuer: str) -> tuple[dict | None, list[str]]:
+    """The first discovery document of ``issuer`` that names both endpoints, and what went wrong before it."""
+    problems = []
+    for path in ("/.well-known/smart-configuration", "/.well-known/openid-configuration"):
+        url = issuer.rstrip("/") + path
+        try:
+            response = await http.get(url, headers={"Accept": "application/json"}, timeout=10)
+            document = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            problems.append(f"{url}: {type(exc).__name__}")
+            continue
+        if not isinstance(document, dict):
+            problems.append(f"{url}: HTTP {response.status_code}")
+        elif not (document.get("authorization_endpoint") and document.get("token_endpoint")):
+            problems.append(f"{url}: no authorization_endpoint and token_endpoint")
+        else:
+            return document, problems
+    return None, problems
+
+
+async def resolve_endpoints(settings: Settings, http: httpx.AsyncClient) -> Endpoints:
+    """The endpoints to publish: the configured ones, else the issuer's own (``DiscoveryError`` if neither)."""
     urls = endpoints(settings)
+    if settings.auth_mode == "none" or urls.configured:
+        return urls
+    document, problems = (None, ["FHIRCRM_AUTH_ISSUER is not set"])
+    if urls.issuer:
+        document, problems = await _issuer_document(http, urls.issuer)
+    if document is None:
+        raise DiscoveryError(
+            f"FHIRCRM_AUTH_MODE={settings.auth_mode}: SMART clients could not find the authorization server "
+            f"({'; '.join(problems)}). Set FHIRCRM_AUTH_AUTHORIZE_URL and FHIRCRM_AUTH_TOKEN_URL, or set "
+            "FHIRCRM_AUTH_ISSUER to an issuer that publishes /.well-known/smart-configuration or "
+            "/.well-known/openid-configuration."
+        )
+    log.info("SMART endpoints read from the issuer's discovery document")
+    return dataclasses.replace(
+        urls,
+        authorize=urls.authorize or document["authorization_endpoint"],
+        token=urls.token or document["token_endpoint"],
+        introspect=urls.introspect or document.get("introspection_endpoint"),
+        jwks_uri=urls.jwks_uri or document.get("jwks_uri"),
+    )
+
+
+async def publish_discovery(app: FastAPI, settings: Settings, http: httpx.AsyncClient) -> None:
+    """Start-up: what ``/.well-known/smart-configuration`` and ``rest.security`` publish (or refuse to start)."""
+    urls = await resolve_endpoints(settings, http)
+    app.state.smart_endpoints = urls
+    app.state.capability_security = security_block(settings, urls)
+
+
+def smart_configuration(settings: Settings, urls: Endpoints | None = None) -> dict:
+    """The SMART App Launch 2.x discovery document."""
+    urls = urls or endpoints(settings)
     document: dict = {
         "issuer": urls.issuer,
         "jwks_uri": urls.jwks_uri,
@@ -103,9 +165,9 @@ def smart_configuration(settings: Settings) -> dict:
     return {k: v for k, v in document.items() if v is not None}
 
 
-def security_block(settings: Settings) -> dict | None:
+def security_block(settings: Settings, urls: Endpoints | None = None) -> dict | None:
     """``CapabilityStatement.rest.security``, or None when no authorization server is configured."""
-    urls = endpoints(settings)
+    urls = urls or endpoints(settings)
     if not urls.configured:
         return None
     uris = [("token", urls.token), ("authorize", urls.authorize), ("introspect", urls.introspect)]
@@ -131,6 +193,7 @@ def security_block(settings: Settings) -> dict | None:
 @router.get("/.well-known/smart-configuration", summary="SMART App Launch discovery")
 async def well_known_smart_configuration(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    if not endpoints(settings).configured:
+    urls = getattr(request.app.state, "smart_endpoints", None) or endpoints(settings)
+    if not urls.configured:
         raise NotFound("no SMART authorization server is configured")
-    return JSONResponse(smart_configuration(settings), headers={"Cache-Control": "public, max-age=3600"})
+    return JSONResponse(smart_configuration(settings, urls), headers={"Cache-Control": "public, max-age=3600"})
