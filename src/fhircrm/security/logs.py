@@ -67,9 +67,22 @@ def is_database_error(exc: BaseException) -> bool:
 _DATABASE_MODULES = frozenset({"sqlalchemy", "psycopg", "psycopg2", "asyncpg", "sqlite3", "aiosqlite"})
 
 
+def _data_record(record: logging.LogRecord) -> bool:
+    """Debug records whose arguments are data: SQLAlchemy's result rows (``Row %r``, logged when its engine
+    logger is at DEBUG) and aiosqlite's (each call it runs, with the SQL parameters, and the errors they caused)."""
+    name = record.name
+    return (name == "aiosqlite" or name.startswith("aiosqlite.")) or (
+        name.startswith("sqlalchemy.engine") and record.msg == "Row %r"
+    )
+
+
 def _redacted(record: logging.LogRecord) -> logging.LogRecord:
     """``record`` with any database error in it (the traceback it carries, or an argument) reduced to its type and
-    stack frames, whoever logs it: uvicorn's "Exception in ASGI application", a job runner, a library."""
+    stack frames, whoever logs it: uvicorn's "Exception in ASGI application", a job runner, a library; and the
+    data of database drivers' debug records withheld."""
+    if record.args and _data_record(record):
+        count = len(record.args) if isinstance(record.args, tuple) else 1
+        record.args = ("<withheld>",) * count
     exc = record.exc_info[1] if record.exc_info else None
     if isinstance(exc, BaseException) and is_database_error(exc):
         try:
