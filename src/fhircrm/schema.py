@@ -2,7 +2,7 @@
 
 from fhircrm.channels import tables as _channels  # noqa: F401  (registers channel_delivery, channel_inbound)
 from fhircrm.ehr import tables as _ehr  # noqa: F401  (registers ehr_sync_state)
-from fhircrm.fhir.sql.tables import metadata
+from fhircrm.fhir.schema import metadata
 from fhircrm.jobs import tables as _jobs  # noqa: F401  (registers the job table)
 from fhircrm.smart import tables as _smart  # noqa: F401  (registers smart_jti)
 from fhircrm.smartapp import tables as _smartapp  # noqa: F401  (registers smartapp_session)

@@ -38,6 +38,26 @@ async def get(conn: AsyncConnection, communication_id: str) -> Marker | None:
     )
 
 
+async def communication_of_attempt(conn: AsyncConnection, attempt_id: str) -> str | None:
+    """The Communication id a delivery attempt was for (a status callback that names the attempt, not the
+    provider's id), None when no marker has that attempt."""
+    row = (
+        await conn.execute(
+            sa.select(channel_delivery.c.communication_id).where(channel_delivery.c.attempt_id == attempt_id)
+        )
+    ).first()
+    return None if row is None else row.communication_id
+
+
+async def sent_by_attempt(conn: AsyncConnection, attempt_id: str, provider_id: str) -> None:
+    """The provider accepted the attempt (its callback says so before our own commit did): ``sent``, with its id."""
+    await conn.execute(
+        sa.update(channel_delivery)
+        .where(channel_delivery.c.attempt_id == attempt_id)
+        .values(state="sent", provider_id=provider_id)
+    )
+
+
 async def start(conn: AsyncConnection, communication_id: str, attempt_id: str, provider: str) -> None:
     now = utcnow()
     updated = await conn.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import PrimaryKey, metadata
+from fhircrm.fhir.schema import PrimaryKey, metadata
 
 channel_delivery = sa.Table(
     "channel_delivery",

@@ -6,12 +6,10 @@ parameters); otherwise 403 and nothing is stored. Replays are ignored by Message
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from fhircrm.channels import receipts, signatures
+from fhircrm.channels import markers, receipts, signatures
 from fhircrm.channels.inbound import InboundMessage, receive
-from fhircrm.channels.tables import channel_delivery
 from fhircrm.channels.urls import public_root
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
@@ -59,19 +57,11 @@ async def communication_for_callback(store: FhirStore, provider: str, sid: str, 
     comm = await receipts.by_provider_id(store, provider, sid)
     if comm is not None or not attempt:
         return comm
-    row = (
-        await store.conn.execute(
-            sa.select(channel_delivery.c.communication_id).where(channel_delivery.c.attempt_id == attempt)
-        )
-    ).first()
-    if row is None:
+    communication_id = await markers.communication_of_attempt(store.conn, attempt)
+    if communication_id is None:
         return None
-    await store.conn.execute(
-        sa.update(channel_delivery)
-        .where(channel_delivery.c.attempt_id == attempt)
-        .values(state="sent", provider_id=sid)
-    )
-    comm = (await store.read("Communication", row.communication_id)).content
+    await markers.sent_by_attempt(store.conn, attempt, sid)
+    comm = (await store.read("Communication", communication_id)).content
     if comm and comm.get("status") == "preparation":
         comm = await receipts.record_accepted(store, comm, provider, receipts.SendResult(sid))
     return comm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import metadata
+from fhircrm.fhir.schema import metadata
 
 #: One row per sync (``poll:Appointment``, ``writeback:Task`` ...): the instant up to which it is done.
 ehr_sync_state = sa.Table(

@@ -10,6 +10,7 @@ leave a resource that matches. ``None`` means unrestricted; a policy raises ``Fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 Branches = list[list[tuple[str, str]]] | None
@@ -23,3 +24,23 @@ class AccessPolicy(Protocol):
         """``interaction``: read, vread, history-instance, search, history-type, history-system,
         search-system, create, update, patch, delete. Raise Forbidden when not allowed at all."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceScope:
+    """fhircrm's own work, not a user's: a worker job, a periodic sweep, a route whose caller is checked by other
+    means (a provider's signature, a signed link). It reaches everything, like the store without a policy, but it
+    is named (``ServiceScope("timers")``), so that no store is unscoped by default and a reader or a review sees
+    which service opened it (``str(scope)``: ``service:timers``)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a service scope needs a name")
+
+    def allow(self, interaction: str, resource_type: str) -> Branches:
+        return None
+
+    def __str__(self) -> str:
+        return f"service:{self.name}"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 import jsonpatch
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,13 +32,14 @@ from fhircrm.errors import (
     Unprocessable,
 )
 from fhircrm.fhir import models, references
-from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches
+from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches, ServiceScope
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.diff import changed_elements
 from fhircrm.fhir.inputs import check_resource, escaped
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
 from fhircrm.fhir.search import query as search_query
 from fhircrm.fhir.search.dates import format_instant
+from fhircrm.fhir.selections import Dated, Restrict, Selection, dated_rows, version_stamp
 from fhircrm.fhir.sql import includes as sql_includes
 from fhircrm.fhir.sql import reader
 from fhircrm.fhir.sql import search as sql_search
@@ -135,7 +137,10 @@ class FhirStore:
     ):
         self.conn = conn
         self.listeners = tuple(listeners)
-        self.policy = policy
+        #: who the store works for: a SmartPolicy (a user's request), a named ServiceScope (fhircrm's own work)
+        self.scope = policy
+        #: the policy that narrows; a ServiceScope narrows nothing, so its store checks writes as None always did
+        self.policy = None if isinstance(policy, ServiceScope) else policy
         #: every resource this store read or wrote, for the request's audit record (references, not copies)
         self.accessed: list[dict] = []
         self.default_count = default_count
@@ -297,6 +302,64 @@ class FhirStore:
         matches = await reader.by_pks(self.conn, page.pks)
         found = await reader.current(self.conn, [(m["resourceType"], m["id"]) for m in matches])
         return list(found.values())
+
+    # --- selections: the public read side for aggregates (fhircrm.fhir.selections) ------------------------
+
+    def restriction(self, resource_type: str, interaction: str = "search") -> Restrict:
+        """The caller's access to ``resource_type`` as a condition on the resource table (None: all of it), as
+        ``run_search`` applies it; raises Forbidden when the policy grants none."""
+        branches = self.branches(interaction, resource_type)
+        return None if branches is None else sql_search.restriction(resource_type, branches)
+
+    def select(self, resource_type: str, params: Iterable[tuple[str, str]], *, strict: bool = False) -> Selection:
+        """What a search of ``resource_type`` matches within the caller's access, to count, group or lock
+        (``Selection``); compiled, not run."""
+        check_type(resource_type)
+        query = search_query.parse(resource_type, list(params), strict=strict)
+        compiled = sql_search.compile_query(query, restrict=self.restriction(resource_type))
+        return Selection(self.conn, resource_type, compiled)
+
+    def dated(
+        self,
+        resource_type: str,
+        date_param: str,
+        code_param: str,
+        codes: Sequence[str],
+        since: datetime,
+        until: datetime,
+    ) -> Dated:
+        """(pk, start, code) rows of the resources whose ``date_param`` starts in [since, until] and whose
+        ``code_param`` is one of ``codes``, within the caller's access, for grouped counts (``Dated``)."""
+        check_type(resource_type)
+        since, until = (moment.astimezone(UTC).replace(tzinfo=None) for moment in (since, until))  # as index dates
+        rows = dated_rows(resource_type, date_param, code_param, codes, since, until, self.restriction(resource_type))
+        return Dated(self.conn, resource_type, rows, self._reachable)
+
+    def _reachable(self, resource_type: str) -> Restrict:
+        try:
+            return self.restriction(resource_type)
+        except Forbidden:
+            return sa.false()
+
+    async def version_stamp(self, resource_type: str) -> tuple[int, int]:
+        """What changes whenever a ``resource_type`` resource is written (``selections.version_stamp``), for
+        caches of configuration such as the journeys; needs access to all of the type."""
+        check_type(resource_type)
+        self.unrestricted("search", resource_type)
+        return await version_stamp(self.conn, resource_type)
+
+    async def lock(self, resource_type: str, fhir_id: str) -> Current | None:
+        """The current row of ``resource_type/fhir_id`` locked for the caller's transaction (deleted ones
+        included, None when unknown), to serialize on it; a live one must be the caller's to read."""
+        check_type(resource_type)
+        check_id(fhir_id)
+        found = (await reader.current(self.conn, [(resource_type, fhir_id)], for_update=True)).get(
+            (resource_type, fhir_id)
+        )
+        if found is not None and not found.deleted:
+            await self._require_visible("read", found)
+            self.accessed.append(found.content or {})
+        return found
 
     # --- writes ----------------------------------------------------------------------------------------------
 

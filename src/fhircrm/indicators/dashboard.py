@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fhircrm.fhir.sql import search as sql_search
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import grouped
 from fhircrm.indicators.appointments import confirmed
@@ -52,10 +51,8 @@ async def _labels(store: FhirStore, refs: list[str]) -> dict[str, str]:
     return out
 
 
-async def _by_actor(
-    store: FhirStore, since: datetime, now: datetime, types: tuple[str, ...], restrict: grouped.Restrict
-) -> dict[str, dict]:
-    counts = await grouped.by_actor(store.conn, since, now, types, restrict)
+async def _by_actor(store: FhirStore, since: datetime, now: datetime, types: tuple[str, ...]) -> dict[str, dict]:
+    counts = await grouped.by_actor(store, since, now, types)
     labels = await _labels(store, sorted(counts))
     out: dict[str, dict] = {}
     for ref, c in counts.items():
@@ -66,31 +63,24 @@ async def _by_actor(
     return out
 
 
-def _restriction(store: FhirStore) -> grouped.Restrict:
-    """The caller's access to Appointments, as their own search would apply it (Forbidden without any)."""
-    branches = store.branches("search", "Appointment")
-    return None if branches is None else sql_search.restriction("Appointment", branches)
-
-
 async def dashboard_figures(store: FhirStore, now: datetime) -> dict:
-    """Every figure over the Appointments the caller may search; the overall rate is the weeks' sum."""
-    conn = store.conn
-    restrict = _restriction(store)
+    """Every figure over the Appointments the caller may search (the store's read side applies the caller's
+    access; Forbidden without any); the overall rate is the weeks' sum."""
     since = now - timedelta(weeks=WEEKS)
-    weekly = await grouped.weekly(conn, now, WEEKS, restrict)
+    weekly = await grouped.weekly(store, now, WEEKS)
     trend = []
     for week in range(WEEKS - 1, -1, -1):
         rate = _rate(weekly.get(str(week), {}))
         trend.append(((now - timedelta(weeks=week)).strftime("%d %b"), rate["percent"] if rate["total"] else None))
-    upcoming = await grouped.upcoming(conn, now, UPCOMING_DAYS, restrict)
-    freed, recovered = await grouped.slots(conn, since, now + timedelta(days=UPCOMING_DAYS + 1), restrict)
+    upcoming = await grouped.upcoming(store, now, UPCOMING_DAYS)
+    freed, recovered = await grouped.slots(store, since, now + timedelta(days=UPCOMING_DAYS + 1))
     return {
         "overall": _rate(grouped.overall(weekly)),
         "groups": {
-            "service": {k: _rate(c) for k, c in (await grouped.by_service(conn, since, now, restrict)).items()},
-            "location": await _by_actor(store, since, now, ("Location",), restrict),
-            "provider": await _by_actor(store, since, now, PROVIDER_TYPES, restrict),
-            "band": {k: _rate(c) for k, c in (await grouped.by_band(conn, since, now, restrict)).items()},
+            "service": {k: _rate(c) for k, c in (await grouped.by_service(store, since, now)).items()},
+            "location": await _by_actor(store, since, now, ("Location",)),
+            "provider": await _by_actor(store, since, now, PROVIDER_TYPES),
+            "band": {k: _rate(c) for k, c in (await grouped.by_band(store, since, now)).items()},
         },
         "trend": trend,
         "confirmations": {

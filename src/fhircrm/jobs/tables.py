@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import Content, PrimaryKey, metadata
+from fhircrm.fhir.schema import Content, PrimaryKey, metadata
 
 job = sa.Table(
     "job",

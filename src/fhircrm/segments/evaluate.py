@@ -1,5 +1,5 @@
-"""Which patients a rule selects: each clause compiled by the FHIR search compiler (so it means exactly what the
-same FHIR search means, on PostgreSQL and SQLite) and answered from the index tables as patient ids.
+"""Which patients a rule selects: each clause a selection of the store's read side (``FhirStore.select``: it means
+exactly what the same FHIR search means, on PostgreSQL and SQLite) answered from the index tables as patient ids.
 
 No resource is read or decoded: at 100k patients a rule like "no visit in 12 months" matches most of the
 population, and loading those resources page by page is what made refreshing every segment take minutes.
@@ -9,32 +9,17 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
-
-from fhircrm.fhir.search import query as search_query
-from fhircrm.fhir.search.registry import sp_hash
-from fhircrm.fhir.sql import search as sql_search
-from fhircrm.fhir.sql.tables import idx_reference, resource
 from fhircrm.fhir.store import FhirStore
 from fhircrm.segments.rules import PATIENT_PARAM, Clause, SegmentRule, expand
 
 
 async def _collect(store: FhirStore, resource_type: str, params: list[tuple[str, str]]) -> set[str]:
-    """Ids of the patients the matches of a ``resource_type`` search name (through its patient parameter)."""
-    query = search_query.parse(resource_type, params)
-    branches = store.branches("search", resource_type)  # the caller's access, as a search of theirs would have
-    restrict = None if branches is None else sql_search.restriction(resource_type, branches)
-    matched = sql_search.compile_query(query, restrict=restrict)
+    """Ids of the patients the matches of a ``resource_type`` search name (through its patient parameter),
+    within the caller's access, as a search of theirs would have it."""
+    matched = store.select(resource_type, params)
     if resource_type == "Patient":
-        statement = matched.with_only_columns(resource.c.fhir_id)
-    else:
-        statement = sa.select(idx_reference.c.target_id).where(
-            idx_reference.c.res_pk.in_(matched),
-            idx_reference.c.sp == sp_hash(resource_type, PATIENT_PARAM[resource_type]),
-            idx_reference.c.target_type == "Patient",
-            idx_reference.c.url.is_(None),  # a relative reference: a patient of this store
-        )
-    return set((await store.conn.execute(statement)).scalars())
+        return await matched.ids()
+    return await matched.referenced(PATIENT_PARAM[resource_type], "Patient")  # this store's patients only
 
 
 def _params(clause: Clause, today: date, patient: str | None) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import metadata
+from fhircrm.fhir.schema import metadata
 
 #: One-time identifiers already used (client assertion ``jti``, authorization codes), shared by every process so
 #: a replay is refused whichever replica receives it. Rows are useless after ``expires_at`` and are purged.

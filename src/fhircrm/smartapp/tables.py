@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import metadata
+from fhircrm.fhir.schema import metadata
 
 #: ``id`` is the SHA-256 of the cookie value, so a database leak does not hand out live sessions.
 smartapp_session = sa.Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fhircrm.fhir.sql.tables import PrimaryKey, metadata
+from fhircrm.fhir.schema import PrimaryKey, metadata
 
 # --- Listening to the EHR ---------------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from fhircrm.config import Settings
 from fhircrm.errors import Conflict, NotFound
-from fhircrm.fhir.sql import reader
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.features import patient_ref
 from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
@@ -67,8 +66,7 @@ async def offer_freed_slot(store: FhirStore, slot: dict, *, settings: Settings, 
 
 async def accept_offer(store: FhirStore, *, slot_id: str, entry_id: str, now: datetime) -> dict:
     """Book the slot for the waitlist entry ``entry_id`` if its offer is open and the slot still free."""
-    locked = await reader.current(store.conn, [("Appointment", slot_id)], for_update=True)
-    slot = locked.get(("Appointment", slot_id))
+    slot = await store.lock("Appointment", slot_id)
     if slot is None or slot.content is None:
         raise NotFound(f"Appointment/{slot_id} is not known")
     offer = next((o for o in await _offers(store, slot_id) if data_of(o).get("entry") == entry_id), None)
