@@ -14,6 +14,9 @@ from fhircrm.security.logs import redact_database_errors
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from fhircrm.console import quiet_logs
+
+    quiet_logs(args.verbose)
     settings = get_settings()
     uvicorn.run(
         "fhircrm.app:create_app",
@@ -119,10 +122,20 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from fhircrm.console import quiet_logs
     from fhircrm.demo.launcher import DemoOptions, run_demo
 
+    quiet_logs(args.verbose)
+
     settings = get_settings()
-    return run_demo(DemoOptions(host=args.host or settings.host, port=args.port or settings.port))
+    options = DemoOptions(host=args.host or settings.host, port=args.port or settings.port)
+    try:
+        return run_demo(replace(options, patients=args.patients or options.patients, days=args.days or options.days))
+    except KeyboardInterrupt:  # Ctrl-C is how the banner says to stop: no traceback
+        print("fhircrm demo stopped", flush=True)
+        return 0
 
 
 def _demo_seed(commands: argparse._SubParsersAction) -> None:
@@ -143,6 +156,9 @@ def _demo_seed(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="load the demo clinic (once), start everything, print where to go")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
+    demo.add_argument("--verbose", action="store_true", help="show every INFO log line (scheduler, HTTP)")
+    demo.add_argument("--patients", type=int, help="size of the demo clinic on its first load (default 200)")
+    demo.add_argument("--days", type=int, help="days of history on its first load (default 120)")
     demo.set_defaults(handler=_demo)
 
 
@@ -152,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API (stateless; run as many as you like)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--verbose", action="store_true", help="show every INFO log line (scheduler, HTTP)")
     serve.set_defaults(handler=_serve)
     worker = commands.add_parser("worker", help="run queued jobs and periodic sweeps (run one or many)")
     worker.add_argument("--once", action="store_true", help="run every due job, then exit")

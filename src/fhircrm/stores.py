@@ -18,10 +18,9 @@ from fhircrm.subscriptions.publisher import notify_subscribers
 LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events, notify_subscribers)
 
 
-def open_store(
-    conn: AsyncConnection, settings: Settings | None = None, *, policy: AccessPolicy | None = None
-) -> FhirStore:
-    """``policy``: the caller's access (API requests); None for fhircrm's own services and jobs."""
+def open_store(conn: AsyncConnection, settings: Settings | None = None, *, policy: AccessPolicy) -> FhirStore:
+    """``policy``: whom the store works for, always named: the caller's ``SmartPolicy`` (API requests, UI pages),
+    or a ``ServiceScope("timers")`` for fhircrm's own services and jobs. There is no unscoped default."""
     settings = settings or get_settings()
     return FhirStore(
         conn,

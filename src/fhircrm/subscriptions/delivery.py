@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fhircrm.config import Settings
 from fhircrm.ehr.resilience import parse_retry_after
 from fhircrm.errors import Gone, NotFound
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import Job
 from fhircrm.jobs.queue import backoff, utcnow
@@ -81,7 +82,7 @@ async def deliver(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
     delivery = await outbox.get_delivery(conn, int(job.payload["delivery"]))
     if delivery is None or delivery.status != "pending":
         return
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("subscriptions"))
     sub = await _read(store, "Subscription", delivery.subscription_id)
     if sub is None or sub.get("status") == "off":
         await outbox.finish_delivery(conn, delivery.id, "cancelled", attempts=delivery.attempts)
@@ -116,7 +117,7 @@ async def deliver(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
 
 async def activate(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
     """``requested`` -> ``active``; a topic-based Subscription only once its handshake was accepted."""
-    store = open_store(conn, runtime.settings)
+    store = open_store(conn, runtime.settings, policy=ServiceScope("subscriptions"))
     sub = await _read(store, "Subscription", job.payload["subscription"])
     if sub is None or sub.get("status") != "requested":
         return

@@ -174,11 +174,12 @@ def _confirmation(checked: AuthorizationRequest, offered: dict[str, list[Choice]
 
 def _page(title: str, body: str) -> str:
     banner = (
-        '<p style="background:#b00020;color:#fff;padding:.75em;font-weight:bold">'
+        '<p class="dev-banner">'
         "DEVELOPMENT ONLY: fhircrm's development authorization server. No login, every request can be approved. "
         "Never use it with real patient data.</p>"
     )
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} (development)</title>'
+        '<link rel="stylesheet" href="dev.css">'  # under the pages' CSP (style-src 'self'): no inline styles
         f"</head><body>{banner}<h1>{escape(title)}</h1>{body}</body></html>"
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from fhircrm.smart.clients import OAuthError
 from fhircrm.smart.devserver import authorize, token
@@ -29,6 +30,12 @@ async def discovery(server: ServerDep) -> JSONResponse:
         registration_endpoint=f"{issuer}/register",
     )
     return JSONResponse(document)
+
+
+@router.get("/dev.css", summary="The stylesheet of the development server's pages", include_in_schema=False)
+async def stylesheet(_server: ServerDep) -> Response:
+    css = (Path(__file__).parent / "dev.css").read_text()
+    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/jwks", summary="The development server's public signing key")
