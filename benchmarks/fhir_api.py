@@ -181,6 +181,7 @@ def ingest_store(dsn: str, spool: Path, *, clients: int) -> None:
     what ingest costs without HTTP and JSON parsing."""
     from fhircrm.config import Settings
     from fhircrm.db import create_engine
+    from fhircrm.fhir.access import ServiceScope
     from fhircrm.fhir.store import Operation
     from fhircrm.stores import open_store
 
@@ -197,7 +198,7 @@ def ingest_store(dsn: str, spool: Path, *, clients: int) -> None:
                     Operation("PUT", e["resource"]["resourceType"], e["resource"]["id"], e["resource"]) for e in entries
                 ]
                 async with engine.begin() as conn:
-                    await open_store(conn, settings).apply(ops)
+                    await open_store(conn, settings, policy=ServiceScope("benchmark")).apply(ops)
 
         tasks = [asyncio.create_task(worker()) for _ in range(clients)]
         for body in read_bundles(spool):

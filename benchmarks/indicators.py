@@ -25,6 +25,7 @@ from fhircrm.config import Settings
 from fhircrm.db import create_engine
 from fhircrm.demo.generator import ClinicSpec
 from fhircrm.demo.seed import run_seed
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.indicators.compute import INDICATORS, compute
 from fhircrm.indicators.dashboard import dashboard_figures
 from fhircrm.indicators.slices import Slice
@@ -49,15 +50,15 @@ async def time_population(url: str, settings: Settings, now: dt.datetime, *, pyt
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            store = open_store(conn, settings)
+            store = open_store(conn, settings, policy=ServiceScope("benchmark"))
             await load_segments(store)
             await timed("segments: refresh all, first", lambda: refresh_all(store, now))
         async with engine.begin() as conn:
-            store = open_store(conn, settings)
+            store = open_store(conn, settings, policy=ServiceScope("benchmark"))
             await timed("segments: refresh all, again", lambda: refresh_all(store, now))
         last30 = Slice(now - dt.timedelta(days=30), now)
         async with engine.connect() as conn:
-            store = open_store(conn, settings)
+            store = open_store(conn, settings, policy=ServiceScope("benchmark"))
             total = 0.0
             for name in INDICATORS:
                 total += await timed(f"indicator {name}", lambda name=name: compute(store, name, last30))

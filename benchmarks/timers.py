@@ -31,6 +31,7 @@ import psycopg
 
 from fhircrm.config import Settings
 from fhircrm.db import analyze, create_engine
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import Operation
 from fhircrm.migrate import upgrade
 from fhircrm.stores import open_store
@@ -61,7 +62,7 @@ async def seed(url: str, count: int, due: datetime) -> None:
             for i in range(offset, min(offset + 2000, count))
         ]
         async with engine.begin() as conn:
-            await open_store(conn, settings).apply(ops)
+            await open_store(conn, settings, policy=ServiceScope("benchmark")).apply(ops)
     await analyze(engine)  # what autovacuum would do after a bulk load (it is off on the dev machine's PostgreSQL)
     await engine.dispose()
 
@@ -78,7 +79,7 @@ async def work(url: str, dispatch: str) -> None:
 async def completed(url: str) -> int:
     engine = create_engine(url)
     async with engine.connect() as conn:
-        result = await open_store(conn, Settings(database_url=url)).search(
+        result = await open_store(conn, Settings(database_url=url), policy=ServiceScope("benchmark")).search(
             "CommunicationRequest", [("status", "completed"), ("_summary", "count")]
         )
     await engine.dispose()

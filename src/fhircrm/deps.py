@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhircrm.audit.requests import audit_success
 from fhircrm.config import Settings
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.smart import AccessContext, AccessDep, Scopes
 from fhircrm.smart.policy import SmartPolicy
@@ -19,6 +20,11 @@ from fhircrm.smart.roles import Staff, applies, resolve_staff
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.stores import open_store
+
+#: the caller's roles are looked up on fhircrm's behalf: the caller's own scopes need not cover PractitionerRole
+ROLE_LOOKUP = ServiceScope("role-lookup")
+#: routes whose caller is checked by other means than a bearer token (``get_service_store``)
+SIGNED_ROUTES = ServiceScope("signed-routes")
 
 
 def get_settings(request: Request) -> Settings:
@@ -52,7 +58,7 @@ async def with_roles(
     Kept on ``request.state`` (``access`` for the audit, ``staff`` for the UI's page guards)."""
     staff = None
     if settings.roles_enforced and (applies(access, settings) or session):
-        staff = await resolve_staff(open_store(conn, settings), access.fhir_user, settings)
+        staff = await resolve_staff(open_store(conn, settings, policy=ROLE_LOOKUP), access.fhir_user, settings)
         access = replace(access, roles=tuple(sorted(staff.roles)))
     request.state.access = access
     request.state.staff = staff
@@ -66,10 +72,10 @@ StoreDep = Annotated[FhirStore, Depends(get_store, scope="function")]
 async def get_service_store(request: Request) -> AsyncIterator[FhirStore]:
     """A store for routes that authenticate their caller by other means than a bearer token: provider webhooks
     (signatures), signed survey and chat links, the UI (its server-side session). Those routes check their caller
-    before they touch data; the store itself applies no access policy."""
+    before they touch data; the store works for fhircrm (``SIGNED_ROUTES``) and narrows nothing."""
     settings: Settings = request.app.state.settings
     async with request.app.state.engine.begin() as conn:
-        yield open_store(conn, settings)
+        yield open_store(conn, settings, policy=SIGNED_ROUTES)
 
 
 ServiceStoreDep = Annotated[FhirStore, Depends(get_service_store, scope="function")]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures.stores import TESTS
 
 from fhircrm.config import Settings
 from fhircrm.jobs.runner import JobRunner
@@ -59,17 +60,19 @@ def patient_body(
 
 async def create(engine: AsyncEngine, settings: Settings, resource: dict) -> dict:
     async with engine.begin() as conn:
-        return (await open_store(conn, settings).create(resource)).content or {}
+        return (await open_store(conn, settings, policy=TESTS).create(resource)).content or {}
 
 
 async def read(engine: AsyncEngine, settings: Settings, resource_type: str, fhir_id: str) -> dict:
     async with engine.begin() as conn:
-        return (await open_store(conn, settings).read(resource_type, fhir_id)).content or {}
+        return (await open_store(conn, settings, policy=TESTS).read(resource_type, fhir_id)).content or {}
 
 
 async def search(engine: AsyncEngine, settings: Settings, resource_type: str, params: list) -> list[dict]:
     async with engine.begin() as conn:
-        return (await open_store(conn, settings).search(resource_type, [*params, ("_count", "200")])).matches
+        return (
+            await open_store(conn, settings, policy=TESTS).search(resource_type, [*params, ("_count", "200")])
+        ).matches
 
 
 async def drain(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient | None = None) -> int:

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from tests.channels.loopback_twilio import LoopbackTwilio
 from tests.channels.support import NOON, REMINDER, TWILIO, drain, patient_body, search, settings_for
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels import queue_message
 from fhircrm.channels.tables import channel_delivery
@@ -29,7 +30,7 @@ async def test_a_sender_killed_mid_batch_delivers_every_message_exactly_once_aft
         overrides = {**TWILIO, "twilio_api_base": provider.url, "channels_daily_cap": 0}
         settings = settings_for(database_url, **overrides)
         async with clean_engine.begin() as conn:
-            store = open_store(conn, settings)
+            store = open_store(conn, settings, policy=TESTS)
             for n in range(MESSAGES):
                 patient = (await store.create(patient_body(phone=f"+1555123{n:04d}"))).content
                 await queue_message(

@@ -6,6 +6,7 @@ import json
 
 from tests.channels.support import NOON, REMINDER, create, patient_body, read, search
 from tests.channels.test_meta_and_web_webhooks import post_meta
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels import queue_message, receipts
 from fhircrm.channels.model import SendResult
@@ -25,7 +26,7 @@ def statuses(status: str, wamid: str = WAMID) -> bytes:
 async def _sent_whatsapp(clean_engine, channel_settings) -> dict:
     patient = await create(clean_engine, channel_settings, patient_body(phone="+15551230001"))
     async with clean_engine.begin() as conn:
-        store = open_store(conn, channel_settings)
+        store = open_store(conn, channel_settings, policy=TESTS)
         comm = await queue_message(
             store,
             patient=f"Patient/{patient['id']}",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.channels.support import NOON, REMINDER, create, drain, patient_body, read, search, settings_for
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels import TemplateError, queue_message
 from fhircrm.jobs.queue import counts
@@ -17,7 +18,10 @@ async def _queue(engine: AsyncEngine, settings, patient: dict, **kwargs) -> dict
     args = {"template": "appointment-reminder", "purpose": "appointment-reminders", "context": REMINDER, "now": NOON}
     async with engine.begin() as conn:
         return await queue_message(
-            open_store(conn, settings), patient=f"Patient/{patient['id']}", settings=settings, **{**args, **kwargs}
+            open_store(conn, settings, policy=TESTS),
+            patient=f"Patient/{patient['id']}",
+            settings=settings,
+            **{**args, **kwargs},
         )
 
 

@@ -13,6 +13,7 @@ import respx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.channels.conftest import META
 from tests.channels.support import NOON, REMINDER, TWILIO, create, drain, patient_body, read, search, settings_for
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels import queue_message
 from fhircrm.config import Settings
@@ -30,7 +31,7 @@ async def _send(
     record = await create(engine, settings, patient_body(**patient))
     async with engine.begin() as conn:
         comm = await queue_message(
-            open_store(conn, settings),
+            open_store(conn, settings, policy=TESTS),
             patient=record["id"],
             template=template,
             purpose="appointment-reminders",
@@ -147,7 +148,7 @@ async def test_meta_whatsapp_inside_the_window_sends_text(clean_engine, database
     )
     async with clean_engine.begin() as conn:
         await queue_message(
-            open_store(conn, settings),
+            open_store(conn, settings, policy=TESTS),
             patient=patient["id"],
             template="appointment-reminder",
             purpose="appointment-reminders",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.channels.support import NOON, REMINDER, TWILIO, create, patient_body, read, search
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels import queue_message
 from fhircrm.channels.signatures import twilio_signature
@@ -184,7 +185,7 @@ async def _queued(engine: AsyncEngine, settings: Settings, patient: dict, **extr
     """An SMS appointment reminder for ``patient`` at noon (``extra``: about, topic, ...)."""
     async with engine.begin() as conn:
         return await queue_message(
-            open_store(conn, settings),
+            open_store(conn, settings, policy=TESTS),
             patient=f"Patient/{patient['id']}",
             template="appointment-reminder",
             purpose="appointment-reminders",
@@ -201,7 +202,7 @@ async def _mark_sent(engine: AsyncEngine, settings: Settings, comm: dict, sid: s
     from fhircrm.channels.model import SendResult
 
     async with engine.begin() as conn:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=TESTS)
         current = (await store.read("Communication", comm["id"])).content
         await receipts.record_accepted(store, current, "twilio", SendResult(sid))
 

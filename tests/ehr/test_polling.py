@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.sekmet import crm_settings, domain_events, ehr_post, ehr_put
 from tests.fixtures.servers import RunningServer, free_port
+from tests.fixtures.stores import TESTS
 
 from fhircrm.config import Settings
 from fhircrm.ehr.client import FhirpyEhrClient
@@ -38,7 +39,7 @@ async def poll(engine: AsyncEngine, settings: Settings) -> None:
 async def local(engine: AsyncEngine, settings: Settings, resource_type: str, fhir_id: str) -> dict | None:
     async with engine.connect() as conn:
         try:
-            return (await open_store(conn, settings).read(resource_type, fhir_id)).content
+            return (await open_store(conn, settings, policy=TESTS).read(resource_type, fhir_id)).content
         except NotFound:
             return None
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.sekmet import MisbehavingServer, crm_settings, job_rows
 from tests.fixtures.servers import RunningServer
+from tests.fixtures.stores import TESTS
 
 from fhircrm.config import Settings
 from fhircrm.ehr.client import FhirpyEhrClient
@@ -35,11 +36,13 @@ class Crm:
 
     async def create(self, resource: dict) -> dict:
         async with self.engine.begin() as conn:
-            return (await open_store(conn, self.settings).create(resource)).content
+            return (await open_store(conn, self.settings, policy=TESTS).create(resource)).content
 
     async def update(self, resource: dict) -> None:
         async with self.engine.begin() as conn:
-            await open_store(conn, self.settings).update(resource["resourceType"], resource["id"], resource)
+            await open_store(conn, self.settings, policy=TESTS).update(
+                resource["resourceType"], resource["id"], resource
+            )
 
     async def sweep_and_run(self) -> None:
         """The scheduled sweep, then every job that is due."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.fixtures.journeys import Clinic, at, unique
+from tests.fixtures.stores import TESTS
 
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.stores import open_store
@@ -33,7 +34,7 @@ async def reply(clinic: Clinic, text: str) -> None:
         message = InboundMessage(
             channel="sms", provider="twilio", provider_id=f"SM{unique()}", address=PHONE, text=text
         )
-        await receive(open_store(conn, clinic.settings), clinic.settings, message)
+        await receive(open_store(conn, clinic.settings, policy=TESTS), clinic.settings, message)
     await clinic.process_events()
 
 

@@ -6,6 +6,8 @@ from tests.fixtures.journeys import Clinic, at
 
 
 async def test_a_booking_gets_one_risk_assessment_even_when_its_event_is_handled_twice(clinic: Clinic) -> None:
+    from tests.fixtures.stores import TESTS
+
     from fhircrm.noshow.assess import assess_appointment
     from fhircrm.stores import open_store
 
@@ -13,7 +15,9 @@ async def test_a_booking_gets_one_risk_assessment_even_when_its_event_is_handled
     booked = await clinic.appointment(patient, start=at(20, 15))
     await clinic.process_events()
     async with clinic.engine.begin() as conn:
-        await assess_appointment(open_store(conn, clinic.settings), booked, settings=clinic.settings, now=at(1, 9))
+        await assess_appointment(
+            open_store(conn, clinic.settings, policy=TESTS), booked, settings=clinic.settings, now=at(1, 9)
+        )
     assessments = await clinic.search("RiskAssessment", subject=f"Patient/{patient['id']}")
     assert len(assessments) == 1
     prediction = assessments[0]["prediction"][0]

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures.stores import TESTS
 
 from fhircrm.app import create_app
 from fhircrm.config import Settings
@@ -103,7 +104,7 @@ async def seed(engine: AsyncEngine, *resources: dict) -> None:
     from fhircrm.fhir.store import Operation
 
     async with engine.begin() as conn:
-        await open_store(conn).apply([Operation("PUT", r["resourceType"], r["id"], r) for r in resources])
+        await open_store(conn, policy=TESTS).apply([Operation("PUT", r["resourceType"], r["id"], r) for r in resources])
 
 
 def clinic() -> list[dict]:

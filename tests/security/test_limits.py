@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures.stores import TESTS
 
 from fhircrm.deps import StoreDep
 from fhircrm.stores import open_store
@@ -147,4 +148,4 @@ async def test_a_query_slower_than_the_timeout_is_cancelled_with_a_503_outcome(
     assert issue["code"] == "transient"
     async with clean_engine.connect() as conn:  # the connection went back to the pool usable, without the timeout
         assert (await conn.exec_driver_sql("SHOW statement_timeout")).scalar() == "0"
-        assert (await open_store(conn).search("Patient", [])).matches == []
+        assert (await open_store(conn, policy=TESTS).search("Patient", [])).matches == []

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.channels.support import TWILIO
+from tests.fixtures.stores import TESTS
 from tests.security.conftest import secured_app, token
 
 from fhircrm.channels.signatures import twilio_signature
@@ -47,12 +48,12 @@ async def _patient(engine: AsyncEngine, settings: Settings) -> dict:
         "extension": [{"url": "http://fhircrm.org/StructureDefinition/preferred-channel", "valueCode": "sms"}],
     }
     async with engine.begin() as conn:
-        return (await open_store(conn, settings).create(patient)).content or {}
+        return (await open_store(conn, settings, policy=TESTS).create(patient)).content or {}
 
 
 async def _communications(engine: AsyncEngine, settings: Settings) -> list[dict]:
     async with engine.connect() as conn:
-        return (await open_store(conn, settings).search("Communication", [("_count", "100")])).matches
+        return (await open_store(conn, settings, policy=TESTS).search("Communication", [("_count", "100")])).matches
 
 
 async def test_a_signed_twilio_webhook_is_taken_in_without_a_bearer_token(
@@ -74,7 +75,7 @@ async def test_the_public_survey_link_opens_and_answers_without_a_bearer_token(
     patient = await _patient(clean_engine, settings)
     async with clean_engine.begin() as conn:
         invited = await send_survey(
-            open_store(conn, settings),
+            open_store(conn, settings, policy=TESTS),
             patient=patient["id"],
             questionnaire_url=NPS_URL,
             touchpoint="post-visit",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from tests.fixtures.sekmet import Stack, domain_events, ehr_post, ehr_put, wait_for
+from tests.fixtures.stores import TESTS
 
 from fhircrm.errors import NotFound
 from fhircrm.stores import open_store
@@ -17,7 +18,7 @@ DEADLINE = 2.0  # the issue's promise: EHR commit to fhircrm domain event within
 async def _local(stack: Stack, resource_type: str, fhir_id: str) -> dict | None:
     async with stack.engine.connect() as conn:
         try:
-            return (await open_store(conn, stack.settings).read(resource_type, fhir_id)).content
+            return (await open_store(conn, stack.settings, policy=TESTS).read(resource_type, fhir_id)).content
         except NotFound:
             return None
 

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from tests.fixtures.sekmet import NOTIFICATION_SECRET, MisbehavingServer, crm_overrides, crm_settings, domain_events
 from tests.fixtures.servers import fhircrm_server
+from tests.fixtures.stores import TESTS
 
 from fhircrm.db import create_engine
 from fhircrm.jobs.tables import job
@@ -104,7 +105,7 @@ async def test_a_worker_killed_mid_processing_loses_nothing_and_duplicates_nothi
                 second.wait(timeout=15)
             assert len(await domain_events(engine, "AppointmentBooked", "Appointment/a1")) == 1
             async with engine.connect() as conn:
-                mirrored = await open_store(conn, settings).read("Appointment", "a1")
+                mirrored = await open_store(conn, settings, policy=TESTS).read("Appointment", "a1")
             assert (mirrored.version, mirrored.content["status"]) == (1, "booked")
         finally:
             await engine.dispose()

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.journeys import Clinic
+from tests.fixtures.stores import TESTS
 
 from fhircrm.fhir.store import Operation
 from fhircrm.jobs.tables import job
@@ -60,7 +61,7 @@ def stop(*workers: subprocess.Popen) -> None:
 
 async def book_many(clinic: Clinic, start: datetime) -> None:
     async with clinic.engine.begin() as conn:
-        store = open_store(conn, clinic.settings)
+        store = open_store(conn, clinic.settings, policy=TESTS)
         for offset in range(0, APPOINTMENTS, 500):
             ops = []
             for i in range(offset, min(offset + 500, APPOINTMENTS)):
@@ -86,7 +87,7 @@ async def pending_events(engine: AsyncEngine) -> int:
 
 async def active_timers(clinic: Clinic) -> int:
     async with clinic.engine.connect() as conn:
-        result = await open_store(conn, clinic.settings).search(
+        result = await open_store(conn, clinic.settings, policy=TESTS).search(
             "CommunicationRequest", [("status", "active"), ("_summary", "count")]
         )
         return result.total or 0
@@ -94,7 +95,7 @@ async def active_timers(clinic: Clinic) -> int:
 
 async def sent_messages(clinic: Clinic) -> int:
     async with clinic.engine.connect() as conn:
-        result = await open_store(conn, clinic.settings).search("Communication", [("_summary", "count")])
+        result = await open_store(conn, clinic.settings, policy=TESTS).search("Communication", [("_summary", "count")])
         return result.total or 0
 
 
@@ -109,7 +110,7 @@ async def wait_until(check, *, timeout: float) -> None:  # noqa: ASYNC109 - a po
 async def all_timers(clinic: Clinic) -> list[dict]:
     found: list[dict] = []
     async with clinic.engine.connect() as conn:
-        store = open_store(conn, clinic.settings)
+        store = open_store(conn, clinic.settings, policy=TESTS)
         while True:
             page = await store.search("CommunicationRequest", [("_count", "1000"), ("_offset", str(len(found)))])
             found += page.matches
@@ -120,7 +121,7 @@ async def all_timers(clinic: Clinic) -> list[dict]:
 async def all_messages(clinic: Clinic) -> list[dict]:
     found: list[dict] = []
     async with clinic.engine.connect() as conn:
-        store = open_store(conn, clinic.settings)
+        store = open_store(conn, clinic.settings, policy=TESTS)
         while True:
             page = await store.search("Communication", [("_count", "1000"), ("_offset", str(len(found)))])
             found += page.matches

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.fixtures.browser import COORDINATOR, DEMO_PATIENT, ehr_launch
+from tests.fixtures.stores import TESTS
 
 from fhircrm.inbox.codes import INBOX_SYSTEM
 from fhircrm.stores import open_store
@@ -28,7 +29,9 @@ def csrf_of(page: httpx.Response) -> str:
 
 async def open_tasks(app: FastAPI) -> list[dict]:
     async with app.state.engine.connect() as conn:
-        found = await open_store(conn).search("Task", [("status", "requested,accepted,in-progress"), ("_count", "200")])
+        found = await open_store(conn, policy=TESTS).search(
+            "Task", [("status", "requested,accepted,in-progress"), ("_count", "200")]
+        )
     return [t for t in found.matches if t["code"]["coding"][0]["system"] != INBOX_SYSTEM]
 
 
@@ -90,7 +93,7 @@ async def test_claiming_and_completing_a_task_records_owner_and_outcome(
     )
     assert done.status_code == 303
     async with demo_app.state.engine.connect() as conn:
-        stored = (await open_store(conn).read("Task", task["id"])).content
+        stored = (await open_store(conn, policy=TESTS).read("Task", task["id"])).content
     assert stored["owner"]["reference"] == COORDINATOR
     assert stored["status"] == "completed"
     assert stored["businessStatus"]["coding"][0]["code"] == "reached"
@@ -107,7 +110,7 @@ async def test_a_bulk_action_with_one_bad_task_changes_none(signed_in: httpx.Asy
     response = await signed_in.post("/ui/worklist/bulk", data=data)
     assert response.status_code == 404
     async with demo_app.state.engine.connect() as conn:
-        assert (await open_store(conn).read("Task", task["id"])).content["status"] == task["status"]
+        assert (await open_store(conn, policy=TESTS).read("Task", task["id"])).content["status"] == task["status"]
 
 
 async def test_a_reply_in_the_inbox_is_queued_on_the_patients_channel(
@@ -120,7 +123,9 @@ async def test_a_reply_in_the_inbox_is_queued_on_the_patients_channel(
     data = {"csrf": csrf_of(thread), "text": "Of course, see you then."}
     assert (await signed_in.post(f"/ui/inbox/threads/{thread_id}/reply", data=data)).status_code == 303
     async with demo_app.state.engine.connect() as conn:
-        replies = (await open_store(conn).search("Communication", [("part-of", f"Task/{thread_id}")])).matches
+        replies = (
+            await open_store(conn, policy=TESTS).search("Communication", [("part-of", f"Task/{thread_id}")])
+        ).matches
     sent = [c for c in replies if c["payload"][0]["contentString"] == "Of course, see you then."]
     assert sent and sent[0]["category"][-1]["coding"][0]["code"] == "sms"
 
@@ -137,13 +142,15 @@ async def test_waitlisting_creates_a_waitlist_appointment(signed_in: httpx.Async
     data = {"csrf": csrf_of(page), "service_line": "cardiology", "within_days": "20", "note": "any morning"}
     assert (await signed_in.post(f"/ui/patients/{DEMO_PATIENT}/waitlist", data=data)).status_code == 303
     async with demo_app.state.engine.connect() as conn:
-        found = await open_store(conn).search("Appointment", [("status", "waitlist"), ("patient", DEMO_PATIENT)])
+        found = await open_store(conn, policy=TESTS).search(
+            "Appointment", [("status", "waitlist"), ("patient", DEMO_PATIENT)]
+        )
     assert any(a["description"] == "any morning" for a in found.matches)
 
 
 async def test_urls_carry_ids_never_names(signed_in: httpx.AsyncClient, demo_app: FastAPI) -> None:
     async with demo_app.state.engine.connect() as conn:
-        patients = (await open_store(conn).search("Patient", [("_count", "100")])).matches
+        patients = (await open_store(conn, policy=TESTS).search("Patient", [("_count", "100")])).matches
     names = {n["family"].lower() for p in patients for n in p["name"]}
     phones = {t["value"] for p in patients for t in p.get("telecom", [])}
     for path in ("/ui/worklist", "/ui/inbox", f"/ui/patients/{DEMO_PATIENT}"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from tests.fixtures.journeys import Clinic, at
+from tests.fixtures.stores import TESTS
 
 from fhircrm.errors import Conflict
 from fhircrm.stores import open_store
@@ -58,15 +59,18 @@ async def test_the_first_acceptance_books_the_slot_and_the_second_is_refused(cli
     slot = await cancel_a_cardiology_slot(clinic)
     async with clinic.engine.begin() as conn:
         booked = await accept_offer(
-            open_store(conn), slot_id=slot["id"], entry_id=first["id"], now=current_time(clinic.settings)
+            open_store(conn, policy=TESTS), slot_id=slot["id"], entry_id=first["id"], now=current_time(clinic.settings)
         )
     assert booked["status"] == "booked" and booked["start"] == slot["start"]
     with pytest.raises(Conflict):
         async with clinic.engine.begin() as conn:
             await accept_offer(
-                open_store(conn), slot_id=slot["id"], entry_id=second["id"], now=current_time(clinic.settings)
+                open_store(conn, policy=TESTS),
+                slot_id=slot["id"],
+                entry_id=second["id"],
+                now=current_time(clinic.settings),
             )
     told = await clinic.search("CommunicationRequest", **{"based-on": f"Appointment/{second['id']}"})
     assert any(timer_key(r).startswith("waitlist-gone:") for r in told)
     async with clinic.engine.connect() as conn:
-        assert await recovered_slots(open_store(conn)) == 1
+        assert await recovered_slots(open_store(conn, policy=TESTS)) == 1

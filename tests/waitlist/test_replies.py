@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.fixtures.journeys import Clinic, unique
+from tests.fixtures.stores import TESTS
 from tests.waitlist.test_offers import SERVICE, cancel_a_cardiology_slot
 
 from fhircrm.channels.inbound import InboundMessage, receive
@@ -29,7 +30,7 @@ async def reply(clinic: Clinic, phone: str, text: str, channel: str = "sms") -> 
         message = InboundMessage(
             channel=channel, provider="twilio", provider_id=f"SM{unique()}", address=phone, text=text
         )
-        await receive(open_store(conn, clinic.settings), clinic.settings, message)
+        await receive(open_store(conn, clinic.settings, policy=TESTS), clinic.settings, message)
     await clinic.process_events()
 
 
@@ -65,7 +66,7 @@ async def test_the_first_yes_wins_and_the_later_one_is_told_the_slot_is_gone(cli
         f"waitlist-gone:{slot['id']}:{first['id']}"
     ]
     async with clinic.engine.connect() as conn:
-        assert await recovered_slots(open_store(conn)) == 1
+        assert await recovered_slots(open_store(conn, policy=TESTS)) == 1
 
 
 async def test_a_reply_that_is_not_a_yes_books_nothing(clinic: Clinic) -> None:
@@ -93,6 +94,9 @@ async def test_a_yes_that_answers_another_message_books_no_offer(clinic: Clinic)
     }
     async with clinic.engine.begin() as conn:
         assert (
-            await accept_from_reply(open_store(conn, clinic.settings), yes, now=current_time(clinic.settings)) is None
+            await accept_from_reply(
+                open_store(conn, clinic.settings, policy=TESTS), yes, now=current_time(clinic.settings)
+            )
+            is None
         )
     assert (await entry(clinic, waiting))["status"] == "waitlist"

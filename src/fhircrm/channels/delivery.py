@@ -40,6 +40,7 @@ from fhircrm.channels.model import (
     TransientError,
 )
 from fhircrm.errors import NotFound
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import Job
 from fhircrm.jobs.registry import Handler, RetryLater
@@ -82,7 +83,7 @@ async def _session_open(store: FhirStore, patient: str) -> bool:
 
 def make_handler(runtime: Runtime, adapters: dict[str, ChannelAdapter]) -> Handler:
     async def deliver(conn: AsyncConnection, job: Job) -> None:
-        store = open_store(conn, runtime.settings)
+        store = open_store(conn, runtime.settings, policy=ServiceScope("channels"))
         comm_id = job.payload["communication"]
         try:
             comm = (await store.read("Communication", comm_id)).content

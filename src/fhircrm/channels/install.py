@@ -8,6 +8,7 @@ from fhircrm.channels.adapters import build_adapters
 from fhircrm.channels.delivery import MAX_ATTEMPTS, make_handler
 from fhircrm.channels.outbound import DELIVER_JOB
 from fhircrm.events import EventConsumers
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.inbox import sla
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
@@ -21,7 +22,7 @@ def sla_sweep(runtime: Runtime, clock: sla.Clock = sla.utcnow):
     """The periodic SLA check (``clock`` is injectable so tests can move time)."""
 
     async def run(conn: AsyncConnection) -> None:
-        store = open_store(conn, runtime.settings)
+        store = open_store(conn, runtime.settings, policy=ServiceScope("channels"))
         await sla.sweep(store, now=clock(), warning_fraction=runtime.settings.channels_sla_warning_fraction)
 
     return run

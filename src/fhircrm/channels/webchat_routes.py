@@ -22,6 +22,7 @@ from fhircrm.channels import chat_tokens
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.stores import open_store
 
@@ -149,7 +150,9 @@ async def stream(request: Request, token: str | None = None) -> StreamingRespons
         yield b"retry: 2000\n\n"
         while not await request.is_disconnected():
             async with engine.begin() as conn:
-                found = await conversation_since(open_store(conn, settings), conversation.session, cursor)
+                found = await conversation_since(
+                    open_store(conn, settings, policy=ServiceScope("webchat")), conversation.session, cursor
+                )
             for comm in found:
                 if comm["id"] in seen:
                     continue

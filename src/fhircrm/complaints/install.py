@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.complaints.sla import check_slas
 from fhircrm.events import EventConsumers
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
@@ -18,6 +19,10 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     settings = runtime.settings
 
     async def sweep(conn: AsyncConnection) -> None:
-        await check_slas(open_store(conn, settings), current_time(settings), settings.complaints_warning_fraction)
+        await check_slas(
+            open_store(conn, settings, policy=ServiceScope("complaints")),
+            current_time(settings),
+            settings.complaints_warning_fraction,
+        )
 
     periodic.append(Periodic("complaints.sla", settings.complaints_sla_check_seconds, sweep))

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.education.triggers import on_event
 from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
@@ -15,7 +16,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     settings = runtime.settings
 
     async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
-        await on_event(open_store(conn, settings), event, settings)
+        await on_event(open_store(conn, settings, policy=ServiceScope("education")), event, settings)
 
     consumers.subscribe(EventName.VISIT_COMPLETED, consume)
     consumers.subscribe(EventName.APPOINTMENT_BOOKED, consume)

@@ -17,6 +17,7 @@ from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.cursors import get_cursor, set_cursor
 from fhircrm.ehr.errors import EhrError, EhrUnavailable
 from fhircrm.ehr.mirror import MIRRORED_TYPES, mirror
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.stores import open_store
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ async def sync_type(
     if cursor:
         params.append(("_lastUpdated", f"ge{cursor}"))
     found = await client.search(resource_type, params)
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
     written = 0
     newest = cursor
     for resource in found:

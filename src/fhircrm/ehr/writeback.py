@@ -19,6 +19,7 @@ from fhircrm.ehr.cursors import get_cursor, set_cursor
 from fhircrm.ehr.errors import EhrUnavailable
 from fhircrm.ehr.objections import objects_to_sharing, patient_of
 from fhircrm.errors import Gone, NotFound
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.registry import RetryLater
 from fhircrm.stores import open_store
@@ -38,7 +39,7 @@ CRM_IDENTIFIER_SYSTEM = "https://fhircrm.dev/id"
 
 async def sweep(conn: AsyncConnection, settings: Settings) -> int:
     """Queue write-back jobs for versions written since the last sweep; returns how many were queued."""
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
     queued = 0
     for resource_type in [t for t in settings.ehr_writeback_types if t in WRITEBACK_TYPES]:
         name = f"writeback:{resource_type}"
@@ -66,7 +67,7 @@ def for_ehr(resource: dict) -> dict:
 
 
 async def write_back(conn: AsyncConnection, job: Job, *, client: EhrClient, settings: Settings) -> None:
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
     try:
         current = (await store.read(job.payload["type"], job.payload["id"])).content or {}
     except (NotFound, Gone):

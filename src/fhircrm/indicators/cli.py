@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 from fhircrm.config import get_settings
+from fhircrm.fhir.access import ServiceScope
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
-                return await compute_all(open_store(conn, settings), s)
+                return await compute_all(open_store(conn, settings, policy=ServiceScope("indicators-cli")), s)
         finally:
             await engine.dispose()
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from fhircrm.config import get_settings
+from fhircrm.fhir.access import ServiceScope
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -21,7 +22,9 @@ def _load(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with engine.begin() as conn:
-                return await load_journeys(open_store(conn, settings), args.files or None)
+                return await load_journeys(
+                    open_store(conn, settings, policy=ServiceScope("journeys-cli")), args.files or None
+                )
         finally:
             await engine.dispose()
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.config import Settings
 from fhircrm.events import DomainEvent
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.journeys.actions import MESSAGE_ACTIONS, message_plan, run_now
 from fhircrm.journeys.conditions import all_hold
@@ -45,7 +46,7 @@ async def on_event(
 ) -> int:
     """Run the journeys ``event`` triggers; returns how many steps applied. With ``plans`` (a batch's shared
     list) the timers are left there for the caller to write; otherwise they are written now."""
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("journeys"))
     moment = now or current_time(settings)
     event_time = parse_fhir_datetime(event.occurred_at) if event.occurred_at else moment
     ctx = JourneyContext(
@@ -83,7 +84,7 @@ async def on_events(
     step that revokes or reads timers first writes those planned so far)."""
     from fhircrm.noshow.assess import deferred_assessments
 
-    store = open_store(conn, settings)
+    store = open_store(conn, settings, policy=ServiceScope("journeys"))
     moment = now or current_time(settings)
     plans: list = []
     applied = 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from fhircrm.config import get_settings
+from fhircrm.fhir.access import ServiceScope
 
 T = TypeVar("T")
 
@@ -25,7 +26,9 @@ def _with_store(work: Callable[..., Awaitable[T]]) -> T:
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
-                return await work(open_store(conn, settings), settings, current_time(settings))
+                return await work(
+                    open_store(conn, settings, policy=ServiceScope("noshow-cli")), settings, current_time(settings)
+                )
         finally:
             await engine.dispose()
 

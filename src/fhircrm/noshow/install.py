@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.noshow.assess import assess_appointment, deferred_assessments
 from fhircrm.runtime import Runtime
@@ -17,7 +18,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     settings = runtime.settings
 
     async def assess(conn: AsyncConnection, events: list[DomainEvent]) -> None:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=ServiceScope("noshow"))
         now = current_time(settings)
         async with deferred_assessments(store):  # one write for the whole batch's RiskAssessments
             for event in events:

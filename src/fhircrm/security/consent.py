@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fhircrm.config import Settings
 from fhircrm.ehr.objections import objects_to_sharing
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.smart.context import AccessContext
 from fhircrm.stores import open_store
@@ -21,6 +22,8 @@ async def hidden_from_export(store: FhirStore, settings: Settings, patient_id: s
     if access.patient == patient_id:
         return ()
     # the caller's scopes need not cover Consent: the objection is checked on fhircrm's own behalf
-    if await objects_to_sharing(open_store(store.conn, settings), f"Patient/{patient_id}"):
+    if await objects_to_sharing(
+        open_store(store.conn, settings, policy=ServiceScope("consent")), f"Patient/{patient_id}"
+    ):
         return ENGAGEMENT_TYPES
     return ()

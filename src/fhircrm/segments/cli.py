@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from fhircrm.config import get_settings
+from fhircrm.fhir.access import ServiceScope
 
 
 async def _in_transaction(work):  # type: ignore[no-untyped-def]
@@ -17,7 +18,7 @@ async def _in_transaction(work):  # type: ignore[no-untyped-def]
     engine = create_engine(settings.database_url)
     try:
         async with engine.begin() as conn:
-            return await work(open_store(conn, settings), settings)
+            return await work(open_store(conn, settings, policy=ServiceScope("segments-cli")), settings)
     finally:
         await engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.segments.refresh import refresh_all, refresh_patient
@@ -29,10 +30,12 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
 
     async def on_event(conn: AsyncConnection, event: DomainEvent) -> None:
         if event.patient:
-            await refresh_patient(open_store(conn, settings), event.patient, clock_now(settings))
+            await refresh_patient(
+                open_store(conn, settings, policy=ServiceScope("segments")), event.patient, clock_now(settings)
+            )
 
     async def scheduled(conn: AsyncConnection) -> None:
-        await refresh_all(open_store(conn, settings), clock_now(settings))
+        await refresh_all(open_store(conn, settings, policy=ServiceScope("segments")), clock_now(settings))
 
     for name in TRIGGERS:
         consumers.subscribe(name, on_event)

@@ -21,6 +21,7 @@ from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.errors import EhrUnavailable
 from fhircrm.ehr.mirror import MIRRORED_TYPES, forget, mirror
 from fhircrm.ehr.polling import sync_type
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.search.dates import format_instant
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.queue import utcnow
@@ -49,7 +50,7 @@ class Processor:
         self.conn = conn
         self.client = client
         self.settings = settings
-        self.store = open_store(conn, settings)
+        self.store = open_store(conn, settings, policy=ServiceScope("subscriptions"))
 
     async def mirror(self, resource: dict) -> None:
         await mirror(self.store, resource, ehr_base=self.client.base_url, system=self.settings.ehr_identifier_system)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.errors import NotFound
 from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
@@ -18,7 +19,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     settings = runtime.settings
 
     async def on_reply(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=ServiceScope("surveys"))
         try:
             reply = (await store.read(*event.subject.split("/", 1))).content
         except NotFound:
@@ -27,7 +28,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
             await answer_from_reply(store, reply, current_time(settings))
 
     async def on_answer(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=ServiceScope("surveys"))
         try:
             response = (await store.read(*event.subject.split("/", 1))).content
         except NotFound:

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.config import Settings, get_settings
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.stores import open_store
 from fhircrm.timers.claim import claim_due_timers
@@ -59,7 +60,7 @@ async def sweep_once(
     dispatchers = dispatchers or DISPATCHERS
     moment = now or current_time(settings)
     async with engine.begin() as conn:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=ServiceScope("timers"))
         due, seen = await claim_due_timers(store, now=moment, limit=settings.timers_batch_size)
         try:  # the common case in one savepoint; if any timer fails, redo the batch one savepoint per timer
             async with conn.begin_nested():

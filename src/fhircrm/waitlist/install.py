@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
@@ -22,7 +23,7 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     settings = runtime.settings
 
     async def on_reply(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings)
+        store = open_store(conn, settings, policy=ServiceScope("waitlist"))
         try:
             reply = (await store.read(*event.subject.split("/", 1))).content
         except FhircrmError:
