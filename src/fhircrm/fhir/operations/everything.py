@@ -82,8 +82,10 @@ async def everything(
     query = query.order_by(sa.case((resource.c.id == patient.res_pk, 0), else_=1), resource.c.id)
     pks = list((await store.conn.execute(query.offset(offset).limit(limit + 1))).scalars())
     contents = await reader.by_pks(store.conn, pks[:limit])
-    # the compartment can hold types the caller's scopes do not cover: those are left out, never leaked
-    visible = [content for _, content in await store.visible("read", list(zip(pks[:limit], contents, strict=False)))]
+    # the compartment can hold types the caller's scopes (or the access table's operation column) do not cover:
+    # those are left out, never leaked
+    pairs = list(zip(pks[:limit], contents, strict=False))
+    visible = [content for _, content in await store.visible("operation", pairs)]
     store.accessed.extend(visible)
     return Page(visible, len(pks) > limit, limit)
 
