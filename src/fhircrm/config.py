@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     subscriptions_hmac_secret: SecretStr | None = Field(None, description="signs our outbound notifications")
     subscriptions_max_attempts: int = Field(6, description="delivery attempts before a notification is dead")
     subscriptions_timeout_seconds: float = Field(10.0, description="per outbound notification")
+    # Our Subscriptions' endpoints may not be loopback, private, link-local (cloud metadata), CGNAT, multicast,
+    # reserved or unspecified addresses, written or resolved (fhircrm.subscriptions.endpoints): the worker would
+    # call into the clinic's own network for whoever wrote the URL. Receivers the operator trusts go here:
+    # host names (trusted whatever they resolve to: docker service names), CIDRs (the addresses inside them are
+    # allowed) or URL prefixes (http://listener:8080/hooks). JSON list in the environment.
+    subscriptions_allowed_endpoints: list[str] = Field(
+        default_factory=list, description="hosts, CIDRs or URL prefixes our notifications may go to although private"
+    )
 
     # --- The SMART app and coordinators' workspace (fhircrm.smartapp, fhircrm.ui) ---
     app_client_id: str = Field("fhircrm-app", description="our client_id at the EHR's authorization server")

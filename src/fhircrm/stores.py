@@ -13,8 +13,9 @@ from fhircrm.events.listener import emit_derived_events
 from fhircrm.fhir.access import AccessPolicy
 from fhircrm.fhir.changes import ChangeListener
 from fhircrm.fhir.store import FhirStore
-from fhircrm.subscriptions.publisher import notify_subscribers
+from fhircrm.subscriptions.publisher import listener_for, notify_subscribers
 
+#: The write-time listeners of fhircrm's own writes; ``open_store`` gives the publisher the caller's access.
 LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events, notify_subscribers)
 
 
@@ -27,6 +28,6 @@ def open_store(conn: AsyncConnection, settings: Settings | None = None, *, polic
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
         max_include=settings.max_include_results,
-        listeners=LISTENERS,
+        listeners=(emit_derived_events, listener_for(settings, policy)),
         policy=policy,
     )

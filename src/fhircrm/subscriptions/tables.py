@@ -60,3 +60,19 @@ subscription_delivery = sa.Table(
     sa.Index(None, "subscription_id", "event_number"),
     sa.Index(None, "subscription_id", "status"),
 )
+
+#: Who wrote one of our Subscriptions through the API (or fhircrm itself: kind ``service``), by its id: the access
+#: a notification is evaluated under when it is delivered (``fhircrm.subscriptions.owners``). Scopes as granted.
+subscription_owner = sa.Table(
+    "subscription_owner",
+    metadata,
+    sa.Column("subscription_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # patient | user | system | service
+    sa.Column("subject", sa.String(255), nullable=True),
+    sa.Column("client_id", sa.String(255), nullable=True),
+    sa.Column("fhir_user", sa.String(255), nullable=True),  # Practitioner/7 (the fhirUser claim)
+    sa.Column("patient", sa.String(64), nullable=True),  # launch patient id
+    sa.Column("scopes", sa.Text, nullable=False),  # the raw scope string
+    sa.Column("issuer", sa.String(500), nullable=True),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),  # naive UTC
+)
