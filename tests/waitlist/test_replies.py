@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tests.fixtures.journeys import Clinic, unique
 from tests.fixtures.stores import TESTS
-from tests.waitlist.test_offers import SERVICE, cancel_a_cardiology_slot
+from tests.waitlist.test_offers import SERVICE, cancel_a_cardiology_slot, offers_of
 
 from fhircrm.channels.inbound import InboundMessage, receive
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time
+from fhircrm.timers.clock import current_time, parse_fhir_datetime
 from fhircrm.timers.resources import timer_key
 from fhircrm.waitlist.offers import RECOVERED_SYSTEM, recovered_slots
 
@@ -40,7 +40,9 @@ async def entry(clinic: Clinic, waitlisted: dict) -> dict:
 
 async def offered_slot(clinic: Clinic) -> dict:
     slot = await cancel_a_cardiology_slot(clinic)
-    await clinic.sweep(current_time(clinic.settings))  # the offers go out
+    offers = (await offers_of(clinic, slot)).values()
+    due = max([current_time(clinic.settings), *(parse_fhir_datetime(o["occurrenceDateTime"]) for o in offers)])
+    await clinic.sweep(due)  # the offers go out (in the morning, when the test runs in the clinic's night)
     return slot
 
 

@@ -1,7 +1,8 @@
 """Offer a freed slot, accept an offer, move on when a hold expires.
 
 An offer is a message timer (CommunicationRequest keyed waitlist-offer:<slot>:<entry>, based on the freed
-Appointment and the waitlist entry); the hold is a ``waitlist-hold-expiry`` timer due when the hold ends. The
+Appointment and the waitlist entry), due when it can be sent (after the candidate's quiet hours); the hold starts
+then, and a ``waitlist-hold-expiry`` timer is due when the round's last hold ends. The
 first acceptance (the freed Appointment's row lock serializes them) turns the winner's waitlist entry into a
 booking of the slot with the recovered-slot identifier; later ones get 409.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fhircrm.channels.contacts import timezone_of
+from fhircrm.channels.policy import next_allowed
 from fhircrm.config import Settings
-from fhircrm.errors import Conflict, NotFound
+from fhircrm.errors import Conflict, Gone, NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.features import patient_ref
 from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
@@ -33,35 +36,57 @@ async def _offers(store: FhirStore, slot_id: str) -> list[dict]:
     return [c.content for c in found if c.content and (timer_key(c.content) or "").startswith("waitlist-offer:")]
 
 
+async def first_send_time(store: FhirStore, patient: str | None, *, settings: Settings, now: datetime) -> datetime:
+    """When an offer to ``patient`` can actually go out: now, or the end of their quiet hours (the channel layer
+    would hold it until then anyway, and a hold that ran meanwhile would be over before they could answer)."""
+    try:
+        found = (await store.read(*patient.split("/", 1))).content if patient else None
+    except (NotFound, Gone):
+        found = None
+    zone = timezone_of(found or {}, settings.channels_clinic_timezone)
+    later = next_allowed(now, zone, settings.channels_quiet_start_hour, settings.channels_quiet_end_hour)
+    return later or now
+
+
 async def offer_freed_slot(store: FhirStore, slot: dict, *, settings: Settings, now: datetime, round_: int = 1) -> int:
-    """Offer ``slot`` (a cancelled Appointment) to the next best candidates; returns how many were offered."""
-    if not slot.get("start") or parse_fhir_datetime(slot["start"]) <= now:
+    """Offer ``slot`` (a cancelled Appointment) to the next best candidates; returns how many were offered.
+
+    Each offer is sent when it can be (after the candidate's quiet hours) and its hold starts then; a candidate
+    who could not be told before the slot starts is passed over for the next one.
+    """
+    if not slot.get("start") or (start := parse_fhir_datetime(slot["start"])) <= now:
         return 0
     offered = {data_of(o).get("entry", "") for o in await _offers(store, slot["id"])}
-    candidates = (await ranked_candidates(store, slot, exclude=offered))[: settings.waitlist_offer_count]
-    expires = now + timedelta(minutes=settings.waitlist_hold_minutes)
-    for entry in candidates:
+    hold = timedelta(minutes=settings.waitlist_hold_minutes)
+    holds_end = []
+    for entry in await ranked_candidates(store, slot, exclude=offered):
+        if len(holds_end) == settings.waitlist_offer_count:
+            break
+        send_at = await first_send_time(store, patient_ref(entry), settings=settings, now=now)
+        if send_at >= start:
+            continue
         plan = TimerPlan(
             key=offer_key(slot["id"], entry["id"]),
-            due=now,
+            due=send_at,
             patient=patient_ref(entry),
             based_on=[f"Appointment/{slot['id']}", f"Appointment/{entry['id']}"],
             template="waitlist-offer",
             purpose=PURPOSE,
-            data={"entry": entry["id"], "slot_start": slot["start"], "hold_expires": fhir_datetime(expires)},
+            data={"entry": entry["id"], "slot_start": slot["start"], "hold_expires": fhir_datetime(send_at + hold)},
         )
         await plan_timer(store, plan, now=now)
-    if candidates:
-        hold = TimerPlan(
+        holds_end.append(send_at + hold)
+    if holds_end:
+        expiry = TimerPlan(
             key=f"waitlist-hold:{slot['id']}:{round_}",
-            due=expires,
+            due=max(holds_end),
             patient=None,
             based_on=[f"Appointment/{slot['id']}"],
             kind=HOLD_EXPIRY,
             data={"slot": slot["id"], "round": round_},
         )
-        await plan_timer(store, hold, now=now)
-    return len(candidates)
+        await plan_timer(store, expiry, now=now)
+    return len(holds_end)
 
 
 async def accept_offer(store: FhirStore, *, slot_id: str, entry_id: str, now: datetime) -> dict:
