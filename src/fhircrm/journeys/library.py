@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from fhircrm.fhir.sql.tables import resource
 from fhircrm.fhir.store import FhirStore
 from fhircrm.journeys.definitions import Journey, JourneyError
 from fhircrm.journeys.plandefinition import JOURNEY_SYSTEM, from_plan_definition
@@ -24,13 +20,10 @@ log = logging.getLogger(__name__)
 Stamp = tuple[int, int]
 
 
-async def plan_definitions_stamp(conn: AsyncConnection) -> Stamp:
-    """(count, sum of versions) of the store's PlanDefinitions: changes with every write to one."""
-    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(resource.c.version), 0)).where(
-        resource.c.res_type == "PlanDefinition"
-    )
-    count, versions = (await conn.execute(query)).one()
-    return int(count), int(versions)
+async def plan_definitions_stamp(store: FhirStore) -> Stamp:
+    """(count, sum of versions) of the store's PlanDefinitions: changes with every write to one (the store's
+    read side, ``FhirStore.version_stamp``)."""
+    return await store.version_stamp("PlanDefinition")
 
 
 class JourneyLibrary:
@@ -42,7 +35,7 @@ class JourneyLibrary:
 
     async def active(self, store: FhirStore) -> list[Journey]:
         key = str(store.conn.engine.url)
-        stamp = await plan_definitions_stamp(store.conn)
+        stamp = await plan_definitions_stamp(store)
         cached = self._cache.get(key)
         if cached and cached[0] == stamp:
             return cached[1]

@@ -1,0 +1,160 @@
+"""The cuts of the code base, checked on the AST of every module under src/fhircrm (issues 13 and 17).
+
+Each rule is a ``Rule`` in ``RULES``: a name, the reason, and a check that yields (line, what) for a module. A
+broken rule fails with every offending ``path:line`` named. Add rules to the list; keep exceptions named, with why.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted, e.g. fhircrm.indicators.matched
+    path: Path
+    tree: ast.Module
+
+    @property
+    def package(self) -> str:
+        return self.name if self.path.name == "__init__.py" else self.name.rpartition(".")[0]
+
+    def within(self, prefix: str) -> bool:
+        return self.name == prefix or self.name.startswith(prefix + ".")
+
+    def imports(self) -> Iterator[tuple[int, str]]:
+        """(line, module) of every import, function-local ones included; ``from a import b`` also yields a.b,
+        since b may be a module."""
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield node.lineno, alias.name
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = self.package.split(".")
+                    parent = parent[: len(parent) - node.level + 1]
+                    base = ".".join([*parent, base] if base else parent)
+                yield node.lineno, base
+                for alias in node.names:
+                    yield node.lineno, f"{base}.{alias.name}"
+
+    def calls(self, function: str) -> Iterator[ast.Call]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call):
+                callee = node.func
+                name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+                if name == function:
+                    yield node
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    why: str
+    check: Callable[[Module], Iterator[tuple[int, str]]]
+    #: modules allowed to break the rule, each with its reason
+    exceptions: dict[str, str] = field(default_factory=dict)
+
+
+def _is_under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def only_fhir_imports_sql(module: Module) -> Iterator[tuple[int, str]]:
+    if module.within("fhircrm.fhir"):
+        return
+    seen: set[int] = set()
+    for line, imported in module.imports():
+        if _is_under(imported, "fhircrm.fhir.sql") and line not in seen:
+            seen.add(line)
+            yield line, f"imports {imported}"
+
+
+def stores_name_their_access(module: Module) -> Iterator[tuple[int, str]]:
+    if module.within("fhircrm.fhir"):
+        return
+    for function in ("open_store", "FhirStore"):
+        for call in module.calls(function):
+            if not any(k.arg == "policy" for k in call.keywords):
+                yield call.lineno, f"calls {function} without policy= (a SmartPolicy, or a named ServiceScope)"
+
+
+RULES = [
+    Rule(
+        "only fhircrm.fhir imports fhircrm.fhir.sql",
+        "every read that answers a user goes through the policy-scoped store (FhirStore.select/dated/lock); tables "
+        "of other packages take the shared MetaData from fhircrm.fhir.schema",
+        only_fhir_imports_sql,
+    ),
+    Rule(
+        "every store names its access",
+        "no store is unscoped by default: requests pass their SmartPolicy, fhircrm's own work a ServiceScope",
+        stores_name_their_access,
+        exceptions={
+            "fhircrm.audit.writer": "writes AuditEvents only, on no one's behalf (a store without listeners)",
+        },
+    ),
+]
+
+
+def modules(root: Path = SRC) -> list[Module]:
+    found = []
+    for path in sorted((root / "fhircrm").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append(Module(name, path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))))
+    return found
+
+
+def violations(rule: Rule, found: list[Module], root: Path = SRC) -> list[str]:
+    return [
+        f"{module.path.relative_to(root.parent)}:{line}: {what}"
+        for module in found
+        if module.name not in rule.exceptions
+        for line, what in rule.check(module)
+    ]
+
+
+@pytest.fixture(scope="module")
+def source() -> list[Module]:
+    return modules()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_rule(rule: Rule, source: list[Module]) -> None:
+    broken = violations(rule, source)
+    assert not broken, f"{rule.name} ({rule.why}):\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_each_exception_is_still_needed(rule: Rule, source: list[Module]) -> None:
+    """A named exception whose module now keeps the rule (or is gone) is dropped from the list."""
+    by_name = {m.name: m for m in source}
+    stale = [name for name in rule.exceptions if name not in by_name or not list(rule.check(by_name[name]))]
+    assert not stale, f"{rule.name}: exceptions no longer needed: {stale}"
+
+
+def test_a_broken_rule_names_the_module_and_line(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "fhircrm" / "reports"
+    package.mkdir(parents=True)
+    (tmp_path / "src" / "fhircrm" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "counts.py").write_text(
+        '"""A report."""\n\nimport sqlalchemy\n\n\ndef late():\n    from fhircrm.fhir.sql.tables import resource\n'
+    )
+    (package / "relative.py").write_text("from ..fhir import sql\nfrom ..fhir.store import FhirStore\n")
+    (package / "fine.py").write_text("from fhircrm.fhir.schema import metadata\nfrom fhircrm.fhir import store\n")
+    found = modules(tmp_path / "src")
+    broken = violations(RULES[0], found, tmp_path / "src")
+    assert broken == [
+        "src/fhircrm/reports/counts.py:7: imports fhircrm.fhir.sql.tables",
+        "src/fhircrm/reports/relative.py:1: imports fhircrm.fhir.sql",
+    ]
