@@ -29,13 +29,18 @@ AUTH_VARIABLES = (
     "FHIRCRM_AUTH_TOKEN_URL",
     "FHIRCRM_DEV_AUTH_ISSUER",
     "FHIRCRM_BASE_URL",
+    "FHIRCRM_ENVIRONMENT",
+    "FHIRCRM_DEV_AUTH_ENABLED",
 )
 
 
 @pytest.fixture
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """``demo_environment`` writes os.environ: every variable it may set is put back as it was (set then
+    deleted through monkeypatch, so the undo restores the original state, absent or not)."""
     for name in AUTH_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
     yield monkeypatch
     get_settings.cache_clear()
 

@@ -23,8 +23,12 @@ def scopes(session: AppSession) -> Scopes:
 
 
 def may_open_patient(session: AppSession, patient_id: str) -> bool:
-    contexts = scopes(session).permission("read", "Patient").contexts
-    return bool(contexts - {"patient"}) or ("patient" in contexts and session.patient == patient_id)
+    """A launch with a patient stays on that patient (the EHR decides which chart is open, whatever ``user/``
+    reads the token also carries); without one, a ``user/`` (or ``system/``) read of Patient opens any patient the
+    person's roles reach (the store decides which)."""
+    if session.patient:
+        return session.patient == patient_id
+    return bool(scopes(session).permission("read", "Patient").contexts - {"patient"})
 
 
 def require_patient(session: AppSession, patient_id: str) -> None:
