@@ -189,8 +189,10 @@ class Settings(BaseSettings):
 
     # --- The SMART app and coordinators' workspace (fhircrm.smartapp, fhircrm.ui) ---
     app_client_id: str = Field("fhircrm-app", description="our client_id at the EHR's authorization server")
+    #: ``user/*.rs``: an EHR launch in the practitioner's context (no patient) opens the workspace for the clinic,
+    #: within the person's roles; a launch with a patient stays on that patient (fhircrm.ui.access).
     app_scope: str = Field(
-        "launch openid fhirUser patient/*.rs user/Task.cruds user/Communication.cruds user/Appointment.cru "
+        "launch openid fhirUser patient/*.rs user/*.rs user/Task.cruds user/Communication.cruds user/Appointment.cru "
         "user/Subscription.rs user/PlanDefinition.rs offline_access",  # the last two: the admin page (table: admins)
         description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
     )
