@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.fixtures.browser import COORDINATOR, DEMO_PATIENT, local
+from tests.fixtures.browser import COORDINATOR, DEMO_PATIENT, approve, ehr_launch, local, start_launch
 from tests.fixtures.stores import TESTS
 from tests.ui.test_pages import csrf_of
 
@@ -192,3 +192,26 @@ def test_closed_tasks_and_other_reasons_keep_their_own_rows() -> None:
         ("c", 1, ["c"]),
         ("d", 1, ["d"]),
     ]
+
+
+async def test_an_ehr_launch_in_the_practitioners_context_opens_the_clinic_workspace(
+    browser_client: httpx.AsyncClient,
+) -> None:
+    params = await start_launch(browser_client, fhirUser=COORDINATOR)  # the EHR's context: a person, no patient
+    landed = await browser_client.get(local(await approve(browser_client, params)))
+    assert landed.status_code == 303 and landed.headers["location"] == "/ui/worklist"
+    for path in ("/ui/worklist", "/ui/inbox", "/ui/dashboard", "/ui/patients"):
+        assert (await browser_client.get(path)).status_code == 200, path
+    dashboard = await browser_client.get("/ui/dashboard")
+    assert "your team&#39;s patients" in dashboard.text
+
+
+async def test_a_patient_launch_counts_the_teams_visits_but_opens_only_its_patient(
+    browser_client: httpx.AsyncClient,
+) -> None:
+    assert (await ehr_launch(browser_client)).status_code == 303
+    dashboard = await browser_client.get("/ui/dashboard")
+    assert "your team&#39;s patients" in dashboard.text  # not the launch patient's visits alone
+    worklist = await browser_client.get("/ui/worklist")
+    linked = set(re.findall(r'href="/ui/patients/([^"]+)"', worklist.text))
+    assert linked <= {DEMO_PATIENT}  # other patients are named, not linked: this launch stays on its patient
