@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     #: everything), no on PostgreSQL (run `fhircrm worker` processes beside stateless API replicas).
     embedded_worker: bool | None = None
 
+    # Bulk Data ($export, $import, fhircrm import: fhircrm.bulk).
+    #: resources one export step writes (one ndjson file of the manifest, one committed unit of a job: a worker
+    #: killed mid-export redoes at most one step); lines one import step reads and writes
+    bulk_step_resources: int = 5000
+    #: an export's or import's status and files are kept this long after it finishes, then purged
+    bulk_retention_hours: float = 24.0
+    #: how long a client should wait between status polls (the Retry-After header)
+    bulk_retry_after_seconds: int = 2
+
     @property
     def runs_embedded_worker(self) -> bool:
         return self.is_sqlite if self.embedded_worker is None else self.embedded_worker

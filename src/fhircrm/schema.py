@@ -1,5 +1,6 @@
 """Every table of fhircrm, on one MetaData: what Alembic compares migrations against."""
 
+from fhircrm.bulk import tables as _bulk  # noqa: F401  (registers bulk_job, bulk_file, message_response)
 from fhircrm.channels import tables as _channels  # noqa: F401  (registers channel_delivery, channel_inbound)
 from fhircrm.ehr import tables as _ehr  # noqa: F401  (registers ehr_sync_state)
 from fhircrm.fhir.schema import metadata

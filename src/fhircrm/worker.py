@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fhircrm import audit
+from fhircrm.bulk.install import install as install_bulk
 from fhircrm.channels.install import install as install_channels
 from fhircrm.complaints.install import install as install_complaints
 from fhircrm.db import optimize
@@ -81,6 +82,7 @@ INSTALLERS: list[Installer] = [
     install_surveys,
     install_complaints,
     install_education,
+    install_bulk,
 ]
 
 

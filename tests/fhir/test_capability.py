@@ -117,7 +117,13 @@ async def test_no_listed_operation_answers_not_supported(client: httpx.AsyncClie
     listed = {(r["type"], o["name"]) for r in capability["rest"][0]["resource"] for o in r.get("operation", [])}
     assert ("Patient", "everything") in listed
     unsupported = (await client.get("/Patient/p1/$no-such-operation")).status_code
-    answers = {(t, name): (await client.get(f"/{t}/some-id/${name}")).status_code for t, name in sorted(listed)}
+    type_level = {("Patient", "export")}  # Bulk Data: GET /Patient/$export; the others are instance-level
+    answers = {
+        (t, name): (
+            await client.get(f"/{t}/${name}" if (t, name) in type_level else f"/{t}/some-id/${name}")
+        ).status_code
+        for t, name in sorted(listed)
+    }
     assert unsupported == 501
     assert {op: status for op, status in answers.items() if status == unsupported} == {}
 

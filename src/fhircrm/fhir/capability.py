@@ -30,13 +30,24 @@ INTERACTIONS = (
 )
 SEARCH_PARAM_TYPES = ("token", "string", "date", "reference", "number", "quantity", "uri")
 #: Operations available per resource type (name, canonical definition).
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
 OPERATIONS: dict[str, list[tuple[str, str]]] = {
-    "Patient": [("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything")],
+    "Patient": [
+        ("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything"),
+        ("export", f"{BULK_DATA}/OperationDefinition/patient-export"),  # fhircrm.fhir.operations.export
+    ],
+    "Group": [("export", f"{BULK_DATA}/OperationDefinition/group-export")],
     "Subscription": [  # fhircrm.subscriptions.operations
         ("status", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"),
         ("events", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"),
     ],
 }
+#: Operations on the whole server: Bulk Data export and import (fhircrm.fhir.operations.export, bulk_import).
+#: Bulk Data 2.0 defines no import operation: ours takes its inputs as the Bulk Data import proposal does.
+SYSTEM_OPERATIONS: list[tuple[str, str]] = [
+    ("export", f"{BULK_DATA}/OperationDefinition/export"),
+    ("import", "http://fhircrm.org/fhir/OperationDefinition/import"),
+]
 COMMON_PARAMS = [
     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
     {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
@@ -96,6 +107,7 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
             {"code": "search-system"},
         ],
         "searchParam": COMMON_PARAMS,
+        "operation": [{"name": n, "definition": d} for n, d in SYSTEM_OPERATIONS],
     }
     if security:
         rest["security"] = security
@@ -107,6 +119,7 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
         "kind": "instance",
         "software": {"name": "fhircrm", "version": __version__},
         "implementation": {"description": "fhircrm patient engagement server", "url": base},
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
