@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.smtp",
     "tests.fixtures.sekmet",
+    "tests.fixtures.hapi_like",
     "tests.fixtures.journeys",
     "tests.fixtures.browser",
     "tests.fixtures.populations",

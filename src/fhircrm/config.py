@@ -184,6 +184,14 @@ class Settings(BaseSettings):
     ehr_notification_header: str = Field("X-Fhircrm-Secret", description="header carrying a Subscription's secret")
     ehr_subscriptions_dir: Path | None = Field(None, description="Subscription templates (default: ./subscriptions)")
     ehr_gap_grace_seconds: float = Field(2.0, description="how long a late notification may fill a hole on its own")
+    # Topic-based Subscriptions are kept only when the EHR proves them: `subscriptions register` waits this long
+    # for each one's handshake, and falls back to criteria (then polling) for the ones that stay silent.
+    ehr_handshake_seconds: float = Field(20.0, description="how long registration waits for a topic handshake")
+    # The watch (fhircrm.subscriptions.watch): flags our EHR Subscriptions whose handshake or heartbeat is
+    # overdue or that stay silent while the EHR changes (status, a Task for IT), polls what they miss, and sweeps
+    # the EHR's _history for deletes no notification brought. 0 = off.
+    ehr_watch_seconds: float = Field(60.0, description="period of the EHR subscription watch; 0 = off")
+    ehr_silence_grace_seconds: float = Field(120.0, description="how long an EHR change may go unnotified")
     subscriptions_hmac_secret: SecretStr | None = Field(None, description="signs our outbound notifications")
     subscriptions_max_attempts: int = Field(6, description="delivery attempts before a notification is dead")
     subscriptions_timeout_seconds: float = Field(10.0, description="per outbound notification")

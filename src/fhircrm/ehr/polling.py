@@ -16,7 +16,8 @@ from fhircrm.config import Settings
 from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.cursors import get_cursor, set_cursor
 from fhircrm.ehr.errors import EhrError, EhrUnavailable
-from fhircrm.ehr.mirror import MIRRORED_TYPES, mirror
+from fhircrm.ehr.mirror import MIRRORED_TYPES, forget, mirror
+from fhircrm.errors import Gone, NotFound
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.stores import open_store
 
@@ -70,3 +71,46 @@ async def poll_all(conn: AsyncConnection, client: EhrClient, settings: Settings)
         except EhrError as exc:
             log.warning("EHR poll skipped %s: %s", resource_type, exc)
     return total
+
+
+async def sweep_deletes(conn: AsyncConnection, client: EhrClient, settings: Settings, resource_type: str) -> int:
+    """Deletes no notification brought: the EHR's ``{type}/_history`` since the last sweep, each deleted entry
+    removed from our copy. Returns how many local copies went.
+
+    HAPI notifies a delete only to Subscriptions that ask for it and whose criteria the deleted version matched;
+    the rest shows only in the history. The cursor is the newest ``lastModified`` seen (the next sweep asks from
+    there again, so an entry at that instant is seen twice: removing a removed copy changes nothing).
+    """
+    name = f"history:{resource_type}"
+    cursor = await get_cursor(conn, name)
+    params = [("_count", str(PAGE))]
+    if cursor:
+        params.append(("_since", cursor))
+    bundle = await client.get(f"{resource_type}/_history", params) or {}
+    store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
+    removed = 0
+    newest = cursor
+    for entry in bundle.get("entry") or []:
+        request = entry.get("request") or {}
+        response = entry.get("response") or {}
+        stamp = response.get("lastModified") or ((entry.get("resource") or {}).get("meta") or {}).get("lastUpdated")
+        if stamp and (newest is None or stamp > newest):
+            newest = stamp
+        if request.get("method") != "DELETE":
+            continue
+        parts = (request.get("url") or "").split("/")
+        if len(parts) < 2 or parts[0] != resource_type:
+            continue
+        if await _has_local_copy(store, resource_type, parts[1]) and await forget(store, resource_type, parts[1]):
+            removed += 1
+    if newest:
+        await set_cursor(conn, name, newest)
+    return removed
+
+
+async def _has_local_copy(store: object, resource_type: str, fhir_id: str) -> bool:
+    try:
+        await store.read(resource_type, fhir_id)  # type: ignore[attr-defined]
+    except (NotFound, Gone):
+        return False
+    return True

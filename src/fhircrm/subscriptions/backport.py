@@ -36,6 +36,7 @@ class Notification:
     events_since_start: int | None
     events: list[Event] = field(default_factory=list)
     resources: list[dict] = field(default_factory=list)
+    status_id: str | None = None  # the SubscriptionStatus's id (else the Bundle's): one per notification sent
 
 
 def is_backport_subscription(sub: dict) -> bool:
@@ -84,12 +85,20 @@ def parse_notification(body: dict) -> Notification | None:
     if note.type not in NOTIFICATION_TYPES:
         raise BadRequest(f"unknown notification type {note.type!r}")
     resources = [e["resource"] for e in entries[1:] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
-    return _with(note, resources)
+    status_id = first.get("id") or body.get("id")
+    return _with(note, resources, str(status_id)[:64] if status_id else None)
 
 
-def _with(note: Notification, resources: list[dict]) -> Notification:
+def _with(note: Notification, resources: list[dict], status_id: str | None = None) -> Notification:
     return Notification(
-        note.type, note.subscription, note.topic, note.status, note.events_since_start, note.events, resources
+        note.type,
+        note.subscription,
+        note.topic,
+        note.status,
+        note.events_since_start,
+        note.events,
+        resources,
+        status_id,
     )
 
 

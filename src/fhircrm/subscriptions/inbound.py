@@ -1,7 +1,8 @@
 """Check a notification from the EHR and turn it into the payload of an ``ehr-notification`` job.
 
 Accepted: R4 rest-hook (an empty body, or the resource, POSTed to the endpoint or PUT to
-``{endpoint}/{type}/{id}``) and backport notification Bundles. Anything else is a 400 and nothing is stored.
+``{endpoint}/{type}/{id}``; a ``DELETE`` there, as HAPI sends deletes) and backport notification Bundles.
+Anything else is a 400 and nothing is stored.
 """
 
 from __future__ import annotations
@@ -39,13 +40,12 @@ def job_payload(name: str, body: object, *, path_focus: str | None, received_at:
             _check_resource(resource)
         payload["format"] = "backport"
         numbers = [e.number for e in note.events if e.number is not None]
-        # The EHR's Subscription is in the key: a re-registered one numbers its events from 1 again.
+        # The EHR's Subscription is in the key: a re-registered one numbers its events from 1 again; so is the
+        # notification's own id where it has one: an EHR restarted (HAPI keeps its counters in memory) numbers
+        # them from 1 again too, and those must reach processing, which tells a restart from a repeat.
         sub = (note.subscription or "").rsplit("/", 1)[-1][:64]
-        key = (
-            f"ehr-note:{name}:{sub}:{min(numbers)}-{max(numbers)}"
-            if note.type == "event-notification" and numbers
-            else None
-        )
+        sent = (note.status_id or f"{min(numbers)}-{max(numbers)}") if numbers else ""
+        key = f"ehr-note:{name}:{sub}:{sent}" if note.type == "event-notification" and numbers else None
         return payload, key
     if body.get("resourceType") == "Bundle":
         resources = [_check_resource(e.get("resource")) for e in body.get("entry", []) if isinstance(e, dict)]

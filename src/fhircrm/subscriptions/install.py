@@ -1,4 +1,5 @@
-"""The subscriptions package's worker wiring: EHR notification processing, gap fills, our deliveries."""
+"""The subscriptions package's worker wiring: EHR notification processing, gap fills, the EHR subscription watch,
+our deliveries."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fhircrm.events import EventConsumers
 from fhircrm.jobs import Job
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
+from fhircrm.subscriptions import watch
 from fhircrm.subscriptions.delivery import activate, deliver
 from fhircrm.subscriptions.inbound import NOTIFICATION_JOB
 from fhircrm.subscriptions.outbox import ACTIVATE_JOB, DELIVERY_JOB
@@ -35,3 +37,10 @@ def install(runtime: Runtime, jobs: JobRegistry, _consumers: EventConsumers, _pe
 
     jobs.register(NOTIFICATION_JOB, notification_job, max_attempts=20)
     jobs.register(GAP_JOB, gap_job, max_attempts=20)
+    if runtime.settings.ehr_watch_seconds > 0:
+        from fhircrm.worker import Periodic
+
+        async def watch_round(conn: AsyncConnection) -> None:
+            await watch.run(conn, ehr_client(runtime), runtime.settings)
+
+        _periodic.append(Periodic("ehr-subscription-watch", runtime.settings.ehr_watch_seconds, watch_round))

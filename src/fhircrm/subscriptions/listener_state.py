@@ -46,9 +46,9 @@ async def save(conn: AsyncConnection, state: State) -> None:
     )
 
 
-async def mark_processed(conn: AsyncConnection, name: str, number: int) -> bool:
-    """Record event ``number``; False when it was already processed (a duplicate)."""
-    values = {"name": name, "number": number, "processed_at": utcnow()}
+async def mark_processed(conn: AsyncConnection, name: str, number: int, status_id: str | None = None) -> bool:
+    """Record event ``number`` (and the notification that brought it); False when it was already processed."""
+    values = {"name": name, "number": number, "processed_at": utcnow(), "status_id": status_id}
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(ehr_notification_event).values(values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports no row count for ON CONFLICT DO NOTHING.
@@ -61,7 +61,14 @@ async def processed(conn: AsyncConnection, name: str, low: int, high: int) -> se
     return {r[0] for r in rows}
 
 
+async def status_ids(conn: AsyncConnection, name: str, numbers: list[int]) -> dict[int, str | None]:
+    """The notifications that brought these processed numbers (None where not recorded)."""
+    t = ehr_notification_event
+    rows = await conn.execute(sa.select(t.c.number, t.c.status_id).where(t.c.name == name, t.c.number.in_(numbers)))
+    return {r.number: r.status_id for r in rows}
+
+
 async def forget_numbers(conn: AsyncConnection, name: str) -> None:
-    """The EHR's Subscription behind ``name`` was replaced: its numbering starts again at 1."""
+    """The EHR's Subscription behind ``name`` was replaced, or the EHR restarted: its numbering starts again."""
     t = ehr_notification_event
     await conn.execute(sa.delete(t).where(t.c.name == name))

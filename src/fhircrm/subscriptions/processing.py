@@ -12,6 +12,7 @@ listeners. A down EHR becomes ``RetryLater``: the whole job rolls back and runs 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +34,7 @@ from fhircrm.subscriptions.gaps import fill
 from fhircrm.subscriptions.inbound import NOTIFICATION_JOB
 from fhircrm.subscriptions.templates import by_name
 
+log = logging.getLogger(__name__)
 GAP_JOB = "ehr-gap-fill"
 WAIT_STEP_SECONDS = 0.25  # how often events waiting above a hole look again
 RESYNC_SLACK = timedelta(minutes=5)  # clock skew between the EHR and us, on ``_lastUpdated`` resyncs
@@ -98,6 +100,8 @@ class Processor:
         state.last_status = note.status or state.last_status
         since = _resync_since(state.last_received_at)
         if note.type == "handshake":
+            if note.events_since_start is not None and note.events_since_start < state.last_event:
+                await self.restarted(name, state, since)  # a handshake counting less than we processed
             state.last_event = max(state.last_event, note.events_since_start or 0)
         elif note.type in ("heartbeat", "query-status"):
             if note.events_since_start and note.events_since_start > state.last_event:
@@ -111,10 +115,10 @@ class Processor:
         self, name: str, note: Notification, state: listener_state.State, since: str, received_at: datetime
     ) -> None:
         """New events in number order; a hole below them is waited for a moment, then filled first."""
-        fresh: dict[int, Event] = {}
-        for event in note.events:
-            if event.number is not None and event.number > state.last_event:
-                fresh.setdefault(event.number, event)
+        fresh = _above(note, state.last_event)
+        if not fresh and await self._counter_restarted(name, note):
+            await self.restarted(name, state, since)
+            fresh = _above(note, state.last_event)
         if not fresh:
             return  # every event was processed before: a duplicate
         top = max(fresh)
@@ -130,9 +134,29 @@ class Processor:
             for number in missing:
                 await listener_state.mark_processed(self.conn, name, number)
         for number in sorted(fresh):
-            if await listener_state.mark_processed(self.conn, name, number):
+            if await listener_state.mark_processed(self.conn, name, number, note.status_id):
                 await self.event(fresh[number], note.resources)
         state.last_event = top
+
+    async def _counter_restarted(self, name: str, note: Notification) -> bool:
+        """Numbers we processed, in a notification we never had: the EHR counts from 1 again (HAPI keeps its
+        counters in memory, so every restart does this). A repeat of a notification carries the same id."""
+        numbers = [e.number for e in note.events if e.number is not None]
+        if not note.status_id or not numbers:
+            return False
+        known = await listener_state.status_ids(self.conn, name, numbers)
+        return bool(known) and all(sent is not None and sent != note.status_id for sent in known.values())
+
+    async def restarted(self, name: str, state: listener_state.State, since: str) -> None:
+        """Resynchronise after the EHR's numbering started again: forget the old numbers (the new ones are new
+        events, not repeats) and resync the watched type from before the last notification we had, for what
+        the EHR may have lost while it restarted. Mirroring writes each EHR version once, so nothing doubles."""
+        log.warning("EHR subscription %s: event numbers started again (EHR restart); resynchronising", name)
+        await listener_state.forget_numbers(self.conn, name)
+        state.last_event = 0
+        template = by_name(self.settings, name)
+        for resource_type in [template.resource_type] if template else MIRRORED_TYPES:
+            await sync_type(self.conn, self.client, self.settings, resource_type, since=since)
 
     async def queue_gap(self, name: str, high: int, since: str) -> None:
         """A heartbeat says more happened than we heard of: fill the hole after the grace period."""
@@ -152,6 +176,14 @@ class WaitForEarlier(Exception):
     def __init__(self, until: datetime):
         super().__init__("waiting for earlier events")
         self.until = until
+
+
+def _above(note: Notification, last_event: int) -> dict[int, Event]:
+    fresh: dict[int, Event] = {}
+    for event in note.events:
+        if event.number is not None and event.number > last_event:
+            fresh.setdefault(event.number, event)
+    return fresh
 
 
 def _replaced(known: str | None, incoming: str, ehr_base: str) -> bool:

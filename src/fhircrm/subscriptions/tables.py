@@ -26,6 +26,29 @@ ehr_notification_event = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("number", sa.BigInteger, primary_key=True),
     sa.Column("processed_at", sa.DateTime, nullable=False),
+    # The notification (its SubscriptionStatus or Bundle id) that brought the number: the same number in another
+    # notification is a counter that started again (an EHR restart), not a duplicate.
+    sa.Column("status_id", sa.String(64), nullable=True),
+)
+
+#: What each of our EHR Subscriptions (or each event left to polling) is expected to do, and whether it does it:
+#: written by ``subscriptions register``, touched by the listener on every notification, judged by the watch.
+ehr_subscription_watch = sa.Table(
+    "ehr_subscription_watch",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),  # template name, or polling-<event>
+    sa.Column("event", sa.String(64), nullable=False),  # appointment-booked ...
+    sa.Column("kind", sa.String(16), nullable=False),  # topic-based | criteria | polling
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("criteria", sa.String(500), nullable=True),  # the search that finds what it should notify
+    sa.Column("ehr_subscription", sa.String(255), nullable=True),  # its id at the EHR
+    sa.Column("registered_at", sa.DateTime, nullable=False),  # naive UTC, as the other columns
+    sa.Column("handshake_at", sa.DateTime, nullable=True),
+    sa.Column("heartbeat_seconds", sa.Integer, nullable=True),
+    sa.Column("last_heard_at", sa.DateTime, nullable=True),
+    sa.Column("flagged_at", sa.DateTime, nullable=True),
+    sa.Column("flag_reason", sa.String(500), nullable=True),
+    sa.Column("task_id", sa.String(64), nullable=True),  # the Task for IT while flagged
 )
 
 # --- Publishing our own Subscriptions ----------------------------------------------------------------------------
