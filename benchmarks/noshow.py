@@ -1,30 +1,23 @@
-"""No-show model on real data: the public Vitória 2016 appointments (Kaggle "Medical Appointment No Shows").
+"""No-show models on real data: the public Vitória 2016 appointments (Kaggle "Medical Appointment No Shows").
 
-Converts each CSV row into a FHIR Patient and Appointment (in memory; the data is never copied into the repo),
-computes features with fhircrm's own feature code (earlier no-shows only from appointments before the booking),
-fits on the earlier weeks and reports AUC, calibration and band rates on the later weeks.
+Maps every CSV column to the FHIR an EHR holds (fhircrm.noshow.vitoria: Patient with address.district,
+Appointment, Conditions with SNOMED CT codes, a welfare Coverage, reminder Communications; in memory, the data is
+never copied into the repo), computes features with fhircrm's own feature code (outcomes only from days before
+the prediction instant, district rates only from earlier days), and for each prediction instant:
+
+1. compares the candidate models on a validation split inside the training weeks (fit before ``--validate``,
+   judged on ``--validate``..``--cutoff``), picks the one to ship as ``fhircrm noshow train`` does, and chooses
+   the call threshold on that validation curve;
+2. refits every candidate on all training weeks and reports, on the later test weeks: AUC, calibration by decile
+   (and its largest gap), no-show rate by band;
+3. for the shipped model: the call threshold's catch rate and calls per day on the test weeks, and the expected
+   no-shows per session (neighbourhood x day) with their 90% interval, and how often the observed count fell in it.
 
     .venv/bin/python benchmarks/noshow.py ../shared/data/noshow/appointments-2016-04-29_to_2016-05-31.csv
+    .venv/bin/python benchmarks/noshow.py CSV --predict-at day-before
+    .venv/bin/python benchmarks/noshow.py CSV --models logistic --drop district_rate,condition_,welfare  # ablation
 
-Measured 2026-11-27 (train: appointment days before 2016-05-20, 63,537 rows; test: the 20,539 later rows, 20.1%
-no-shows; see benchmarks/README.md for the full tables):
-
-- at booking (the default, what ``assess`` does): AUC 0.743; top decile 0.450 predicted, 0.412 observed; band
-  rates low 0.037, medium 0.229, high 0.359;
-- ``--predict-at day-before`` (the history known at the end of the day before the visit): AUC 0.745.
-
-The earlier 0.737 counted, for a booking made in the afternoon, the outcome of a visit earlier the same day
-(the CSV has no time of day, so every visit was placed at 11:00 UTC): History now counts an outcome only from
-the next day. Choices were made with ``--validate 2016-05-13`` (fit before 13 May, judged on 13-19 May: 0.733
-at booking), never on the test weeks; the ridge penalty (0.1 to 100) changes nothing there.
-
-Why not 0.75: outside the project, scikit-learn's HistGradientBoostingClassifier on the same history features
-plus the columns this mapping leaves out (Neighbourhood as a target encoding fitted on the training weeks,
-Scholarship, chronic conditions, Handcap) reached 0.741-0.745, and regularized logistic regression with them
-0.745 (booking) and 0.748 (day before). Lead time and age alone give 0.726 on the validation days; the data
-covers one month, so a patient's history is short. Published figures above 0.75 on this data count outcomes of
-appointments on or after the one being scored (whole-data-set no-show counts, or cumulative counts in
-AppointmentID order): that leaks the future.
+Figures: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -32,37 +25,23 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from fhircrm.config import Settings
 from fhircrm.noshow.assess import band
-from fhircrm.noshow.dataset import REMINDER_COUNT_EXTENSION, build_dataset
+from fhircrm.noshow.candidates import lightgbm_contributions
+from fhircrm.noshow.dataset import Dataset, build_dataset
+from fhircrm.noshow.ehr_facts import district
+from fhircrm.noshow.features import FEATURES
 from fhircrm.noshow.metrics import report
-from fhircrm.noshow.model import fit
-
-
-def to_fhir(row: dict) -> tuple[dict, dict]:
-    """A CSV row as a Patient and an Appointment (start at 08:00 local: the data has no time of day)."""
-    patient_id = f"p{row['PatientId'].split('.')[0]}"
-    day = row["AppointmentDay"][:10]
-    age = max(int(row["Age"]), 0)
-    patient = {
-        "resourceType": "Patient",
-        "id": patient_id,
-        "gender": {"F": "female", "M": "male"}.get(row["Gender"], "unknown"),
-        "birthDate": str(int(day[:4]) - age),
-    }
-    appointment = {
-        "resourceType": "Appointment",
-        "id": f"a{row['AppointmentID']}",
-        "status": "noshow" if row["No-show"] == "Yes" else "fulfilled",
-        "created": row["ScheduledDay"],
-        "start": f"{day}T11:00:00Z",
-        "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
-        "extension": [{"url": REMINDER_COUNT_EXTENSION, "valueInteger": int(row["SMS_received"])}],
-    }
-    return patient, appointment
+from fhircrm.noshow.sessions import coverage, expected
+from fhircrm.noshow.threshold import judge
+from fhircrm.noshow.training import calibration_gap, fit_candidate, select
+from fhircrm.noshow.vitoria import Clinic, to_fhir
 
 
 def day_before(appointment: dict) -> datetime:
@@ -70,54 +49,116 @@ def day_before(appointment: dict) -> datetime:
     return datetime.fromisoformat(appointment["start"]).replace(hour=0, minute=0, second=0) - timedelta(seconds=1)
 
 
+def load(path: Path) -> Clinic:
+    clinic = Clinic()
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            clinic.add(to_fhir(row))
+    return clinic
+
+
+def drop(data: Dataset, prefixes: list[str]) -> None:
+    """Zero the named features (an ablation: the models then cannot use them)."""
+    for i, name in enumerate(FEATURES):
+        if any(name.startswith(p) for p in prefixes):
+            data.matrix[:, i] = 0.0
+
+
+def sessions(clinic: Clinic, test: Dataset, scores: np.ndarray) -> list[tuple[list[float], int]]:
+    """Neighbourhood x day sessions of the test weeks: each one's risks and observed no-shows."""
+    district_of = {
+        a["id"]: district(clinic.patients.get(a["participant"][0]["actor"]["reference"])) for a in clinic.appointments
+    }
+    grouped: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for ident, start, score, outcome in zip(test.ids, test.starts, scores, test.labels, strict=True):
+        grouped[(district_of.get(ident), start.date())].append((float(score), float(outcome)))
+    return [([s for s, _ in rows], int(sum(o for _, o in rows))) for rows in grouped.values()]
+
+
+def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
+    started = time.perf_counter()
+    data = build_dataset(
+        clinic.appointments,
+        clinic.patients,
+        now=datetime.now(UTC),
+        use_reminders=not args.no_reminders,
+        predict_at=day_before if instant == "day-before" else lambda _a: None,
+        conditions=clinic.conditions,
+        coverages=clinic.coverages,
+        communications=clinic.communications,
+    )
+    if args.drop:
+        drop(data, args.drop.split(","))
+    train, test = data.split(datetime.fromisoformat(args.cutoff).replace(tzinfo=UTC))
+    fitting, validation = train.split(datetime.fromisoformat(args.validate).replace(tzinfo=UTC))
+    print(f"\n#### predict at {instant}: features built in {time.perf_counter() - started:.0f} s")
+    print(
+        f"train (before {args.cutoff}): {len(train.labels)} = fitting {len(fitting.labels)} + validation "
+        f"(from {args.validate}) {len(validation.labels)}; test: {len(test.labels)}"
+    )
+    names = tuple(args.models.split(","))
+    clock = time.perf_counter()
+    selection = select(fitting, validation, names, version="validation")
+    print(f"validation AUC ({time.perf_counter() - clock:.0f} s for the fits):")
+    for name, value in selection.validation.items():
+        gap = calibration_gap(validation.labels, selection.scores[name])
+        print(f"  {name:<9} {value:.4f}  largest calibration gap {gap:.3f}")
+    print(f"shipped: {selection.shipped}; call threshold (validation): {selection.threshold}")
+    settings = Settings()
+    shipped_scores = None
+    for name in names:
+        clock = time.perf_counter()
+        candidate = fit_candidate(name, train, version=f"vitoria-before-{args.cutoff}")
+        scores = candidate.predict(test.matrix)
+        print(f"\n== {name}, refit on all training weeks ({time.perf_counter() - clock:.0f} s), test weeks ==")
+        print(report(test.labels, scores, [band(float(p), settings) for p in scores]))
+        print(f"largest calibration gap: {calibration_gap(test.labels, scores):.3f}")
+        if name == "lightgbm":
+            contributions = lightgbm_contributions(candidate.model, test.matrix)
+            logit = np.log(scores / (1 - scores))
+            print(f"contributions sum to the log-odds: max |diff| {np.max(np.abs(contributions.sum(1) - logit)):.2e}")
+        if name == selection.shipped:
+            shipped_scores = scores
+            if args.output:
+                import json
+
+                args.output.write_text(json.dumps(candidate.model.to_json()) + "\n")
+                print(f"model written to {args.output}")
+    assert shipped_scores is not None
+    seen = judge(test.labels, shipped_scores, test.starts, risk=selection.threshold["risk"])
+    print(
+        f"\ncall threshold {seen.risk:.3f} on the test weeks: catches {seen.catch_rate:.1%} of no-shows with "
+        f"{seen.calls_per_day:.0f} calls per day over {seen.days} days ({seen.precision:.1%} of calls reach a no-show)"
+    )
+    groups = sessions(clinic, test, shipped_scores)
+    share, count = coverage(groups)
+    sizes = [len(r) for r, _ in groups]
+    example = max(groups, key=lambda g: len(g[0]))
+    e = expected(example[0])
+    print(
+        f"sessions (neighbourhood x day, test weeks): {count}, median {int(np.median(sizes))} bookings; observed "
+        f"no-shows inside the 90% interval in {share:.1%}; largest: {e.bookings} booked, expected "
+        f"{e.expected_noshows:.1f} no-shows [{e.low}, {e.high}], observed {example[1]}, "
+        f"suggest {e.extra_bookings} extra"
+    )
+    print(f"elapsed: {time.perf_counter() - started:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv", type=Path)
     parser.add_argument("--cutoff", default="2016-05-20", help="train before this appointment day, test from it")
-    parser.add_argument("--no-reminders", action="store_true", help="leave SMS_received out of the features")
-    parser.add_argument(
-        "--predict-at",
-        choices=("booking", "day-before"),
-        default="booking",
-        help="the prediction instant: the booking, or the end of the day before the visit (history known then)",
-    )
-    parser.add_argument("--l2", type=float, default=1.0, help="ridge penalty on standardized features")
-    parser.add_argument(
-        "--validate",
-        metavar="DAY",
-        help="choose on the training weeks: fit before DAY, report on DAY..cutoff (never looks at the test weeks)",
-    )
+    parser.add_argument("--validate", default="2016-05-13", help="inside the training weeks: validation from this day")
+    parser.add_argument("--predict-at", choices=("booking", "day-before", "both"), default="both")
+    parser.add_argument("--models", default="logistic,ebm,lightgbm", help="comma-separated candidates")
+    parser.add_argument("--drop", help="comma-separated feature name prefixes to leave out (ablations)")
+    parser.add_argument("--no-reminders", action="store_true", help="leave the reminder Communications out")
+    parser.add_argument("--output", type=Path, help="write the shipped model (JSON) here")
     args = parser.parse_args()
-    started = time.perf_counter()
-    patients, appointments = {}, []
-    with args.csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            patient, appointment = to_fhir(row)
-            patients[f"Patient/{patient['id']}"] = patient
-            appointments.append(appointment)
-    # "confirmed" is not in the data: every participant status is the same, so the feature is constant.
-    for a in appointments:
-        a["participant"][0]["status"] = "needs-action"
-    data = build_dataset(
-        appointments,
-        patients,
-        now=datetime.now(UTC),
-        use_reminders=not args.no_reminders,
-        predict_at=day_before if args.predict_at == "day-before" else lambda _a: None,
-    )
-    cutoff = datetime.fromisoformat(args.cutoff).replace(tzinfo=UTC)
-    train, test = data.split(cutoff)
-    if args.validate:
-        train, test = train.split(datetime.fromisoformat(args.validate).replace(tzinfo=UTC))
-    model = fit(train.matrix, train.labels, l2=args.l2, version=f"vitoria-before-{args.cutoff}")
-    scores = model.predict(test.matrix)
-    settings = Settings()
-    bands = [band(float(p), settings) for p in scores]
-    print(f"rows: {len(appointments)}  train (before {args.cutoff}): {len(train.labels)}  test: {len(test.labels)}")
-    print(report(test.labels, scores, bands))
-    top = sorted(model.to_json()["coefficients"].items(), key=lambda kv: -abs(kv[1]))[:8]
-    print("largest coefficients: " + ", ".join(f"{k} {v:+.2f}" for k, v in top))
-    print(f"elapsed: {time.perf_counter() - started:.1f} s")
+    clinic = load(args.csv)
+    print(f"rows: {len(clinic.appointments)}  patients: {len(clinic.patients)}")
+    for instant in ("booking", "day-before") if args.predict_at == "both" else (args.predict_at,):
+        run(clinic, args, instant)
 
 
 if __name__ == "__main__":

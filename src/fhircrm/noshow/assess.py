@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore, Operation
+from fhircrm.noshow.ehr_facts import Facts, FrozenRates
 from fhircrm.noshow.features import appointment_features, coordinates, distance_km, patient_ref
 from fhircrm.noshow.history import History
 from fhircrm.noshow.model import NoShowModel, load_model
@@ -49,7 +50,31 @@ FACTOR_TEXT = {
     "booked_12_14": "booked around midday",
     "booked_14_16": "booked in the afternoon",
     "booked_after_16": "booked late in the day",
+    "years_old": "age",
+    "weekday_monday": "a Monday visit",
+    "weekday_tuesday": "a Tuesday visit",
+    "weekday_wednesday": "a Wednesday visit",
+    "weekday_thursday": "a Thursday visit",
+    "weekday_friday": "a Friday visit",
+    "weekend": "a weekend visit",
+    "hour_early": "early in the day",
+    "male": "male",
+    "same_day": "booked the same day",
+    "condition_hypertension": "hypertension",
+    "condition_diabetes": "diabetes",
+    "condition_alcoholism": "alcoholism",
+    "disability": "a disability",
+    "welfare_coverage": "a welfare program",
+    "district_rate": "a district that misses more",
+    "practitioner_rate": "a practitioner whose patients miss more",
+    "reminders": "reminders sent",
+    "age_unknown": "age not recorded",
 }
+
+
+def factor_text(term: str) -> str:
+    """A model term in words; a pair term (explainable boosting) as both halves."""
+    return " with ".join(FACTOR_TEXT.get(name, name.replace("_", " ")) for name in term.split(" x "))
 
 
 #: RiskAssessments made inside ``deferred_assessments``, by key, written together when the block ends.
@@ -79,10 +104,13 @@ def model_for(settings: Settings) -> NoShowModel:
     return _model(settings.noshow_model_file)
 
 
-def band(probability: float, settings: Settings) -> str:
-    if probability >= settings.noshow_high_risk:
+def band(probability: float, settings: Settings, *, model: NoShowModel | None = None) -> str:
+    """High from the clinic's call threshold stored with a trained model, else from the settings."""
+    cut = (model.meta.get("call_threshold") or {}).get("risk") if model is not None else None
+    high = float(cut) if cut is not None else settings.noshow_high_risk
+    if probability >= high:
         return "high"
-    return "medium" if probability >= settings.noshow_medium_risk else "low"
+    return "medium" if probability >= min(settings.noshow_medium_risk, high) else "low"
 
 
 def assessment_key(appointment: dict) -> str:
@@ -111,6 +139,10 @@ async def assess_appointment(store: FhirStore, appointment: dict, *, settings: S
     patient = await _read(store, ref)
     # All of the patient's appointments: History counts only what was known at this booking's instant.
     theirs = await store.search("Appointment", [("patient", ref or ""), ("_count", "500")])
+    conditions, coverages = [], []
+    if ref:
+        conditions = (await store.search("Condition", [("patient", ref), ("clinical-status", "active")])).matches
+        coverages = (await store.search("Coverage", [("beneficiary", ref), ("status", "active")])).matches
     history = History.of([a for a in theirs.matches if a["id"] != appointment["id"]])
     reminders = await store.search(
         "Communication", [("based-on", f"Appointment/{appointment['id']}"), ("status", "completed"), ("_count", "5")]
@@ -124,19 +156,26 @@ async def assess_appointment(store: FhirStore, appointment: dict, *, settings: S
         None,
     )
     distance = distance_km(coordinates(patient), coordinates(await _read(store, location))) if location else None
-    values = appointment_features(
-        appointment, patient=patient, history=history, reminders=len(reminders.matches), distance=distance, now=now
-    )
     model = model_for(settings)
+    values = appointment_features(
+        appointment,
+        patient=patient,
+        history=history,
+        reminders=len(reminders.matches),
+        distance=distance,
+        now=now,
+        facts=Facts(tuple(conditions), tuple(coverages)),
+        rates=FrozenRates(model.meta.get("rates", {})),
+    )
     probability = model.probability(values)
-    level = band(probability, settings)
-    factors = [FACTOR_TEXT.get(name, name.replace("_", " ")) for name, _ in model.top_factors(values)]
+    level = band(probability, settings, model=model)
+    factors = [factor_text(name) for name, _ in model.top_factors(values)]
     assessment = {
         "resourceType": "RiskAssessment",
         "identifier": [{"system": RISK_SYSTEM, "value": assessment_key(appointment)}],
         "status": "final",
         "method": {
-            "coding": [{"system": "http://fhircrm.org/CodeSystem/risk-method", "code": "noshow-logistic"}],
+            "coding": [{"system": "http://fhircrm.org/CodeSystem/risk-method", "code": f"noshow-{model.kind}"}],
             "text": f"no-show model {model.version}",
         },
         "code": {"text": "Risk of not attending the appointment"},

@@ -20,7 +20,12 @@ Each feature, and the FHIR it comes from (all readable when the booking arrives)
 - weekday and hour of the appointment: Appointment.start; ``booked_*``: hour (UTC) of Appointment.created;
 - ``first_visit``: no earlier visit and no FOLLOWUP appointmentType; ``confirmed``: the patient participant
   accepted; ``reminders`` (and ``reminders_x_log_lead``): completed Communications based on the Appointment;
-- ``log_distance_km``: Patient address geolocation to the Location position; ``service_*``: serviceType codes.
+- ``log_distance_km``: Patient address geolocation to the Location position; ``service_*``: serviceType codes;
+- ``condition_*`` and ``disability``: the patient's active Conditions (SNOMED CT) recorded by the instant;
+  ``welfare_coverage``: an active welfare Coverage (v3 ActCode SUBSIDIZ...) started by then (ehr_facts.py);
+- ``district_rate`` / ``practitioner_rate``: how much more often the patient's ``address.district`` / the
+  Practitioner's appointments were missed than all, from earlier days only, shrunk towards the overall rate;
+- ``years_old``: the age itself (0 when unknown), for models that find their own cut points.
 """
 
 from __future__ import annotations
@@ -28,6 +33,17 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 
+from fhircrm.noshow.ehr_facts import (
+    CONDITION_FEATURES,
+    Facts,
+    NoRates,
+    Rates,
+    condition_values,
+    district,
+    practitioner,
+    reminders_sent,
+    welfare_coverage,
+)
 from fhircrm.noshow.history import History
 from fhircrm.timers.clock import parse_fhir_datetime
 
@@ -77,6 +93,9 @@ FEATURES: tuple[str, ...] = (
     "male",
     "same_day_x_child",
     "weekday_monday",
+    "weekday_tuesday",
+    "weekday_wednesday",
+    "weekday_thursday",
     "weekday_friday",
     "weekend",
     "hour_early",
@@ -88,6 +107,11 @@ FEATURES: tuple[str, ...] = (
     "reminders_x_log_lead",
     "log_distance_km",
     *(f"service_{line}" for line in SERVICE_LINES),
+    *CONDITION_FEATURES.values(),
+    "welfare_coverage",
+    "district_rate",
+    "practitioner_rate",
+    "years_old",
 )
 
 
@@ -146,11 +170,14 @@ def appointment_features(
     distance: float | None = None,
     now: datetime,
     at: datetime | None = None,
+    facts: Facts | None = None,
+    rates: Rates | None = None,
 ) -> dict[str, float]:
     """The feature values of one appointment (missing facts count as the reference level, 0).
 
     ``at`` is the prediction instant: by default the booking itself; a later one (never after the start) lets the
-    history known then count, as when a risk is refreshed the day before the visit."""
+    history known then count, as when a risk is refreshed the day before the visit. ``reminders`` is a count
+    recorded without send times (old imports); ``facts.communications`` count when sent by the instant."""
     start = parse_fhir_datetime(appointment["start"])
     booked = min(booked_at(appointment, now), start)
     instant = booked if at is None else min(max(at, booked), start)
@@ -172,6 +199,9 @@ def appointment_features(
         if (p.get("actor") or {}).get("reference", "").startswith("Patient/")
     )
     weekday, hour, booked_hour = start.weekday(), start.hour, booked.astimezone(UTC).hour
+    facts = facts or Facts()
+    rates = rates or NoRates()
+    reminders += reminders_sent(facts.communications, instant)
     same_day = lead_days < 1
     values = {
         "log_lead_days": math.log1p(lead_days),
@@ -197,6 +227,9 @@ def appointment_features(
         "male": float((patient or {}).get("gender") == "male"),
         "same_day_x_child": float(same_day and age is not None and age < 13),
         "weekday_monday": float(weekday == 0),
+        "weekday_tuesday": float(weekday == 1),
+        "weekday_wednesday": float(weekday == 2),
+        "weekday_thursday": float(weekday == 3),
         "weekday_friday": float(weekday == 4),
         "weekend": float(weekday >= 5),
         "hour_early": float(0 < hour < 10),
@@ -206,6 +239,11 @@ def appointment_features(
         "reminders": float(min(reminders, 3)),
         "reminders_x_log_lead": float(min(reminders, 3)) * math.log1p(lead_days),
         "log_distance_km": math.log1p(distance) if distance is not None else 0.0,
+        **condition_values(facts.conditions, instant),
+        "welfare_coverage": welfare_coverage(facts.coverages, instant),
+        "district_rate": rates.excess("district", district(patient), instant),
+        "practitioner_rate": rates.excess("practitioner", practitioner(appointment), instant),
+        "years_old": min(max(age, 0.0), 100.0) if age is not None else 0.0,
     }
     for name, low, high in AGE_BANDS:
         values[name] = float(age is not None and low <= age < high)

@@ -7,7 +7,7 @@ factor's contribution to the log-odds is ``coef * x`` (every feature's reference
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +24,9 @@ class NoShowModel:
     coefficients: tuple[float, ...]
     intercept: float
     version: str = "default"
+    #: Training window, validation and test metrics, the clinic's call threshold, district/practitioner rates.
+    meta: dict = field(default_factory=dict, compare=False)
+    kind = "logistic"
 
     def vector(self, values: dict[str, float]) -> np.ndarray:
         return np.array([values.get(name, 0.0) for name in self.features], dtype=float)
@@ -34,17 +37,20 @@ class NoShowModel:
     def probability(self, values: dict[str, float]) -> float:
         return float(self.predict(self.vector(values)[None, :])[0])
 
+    def contributions(self, values: dict[str, float]) -> dict[str, float]:
+        """Each feature's log-odds contribution: with the intercept they sum to the score's log-odds."""
+        return {n: c * values.get(n, 0.0) for n, c in zip(self.features, self.coefficients, strict=True)}
+
     def top_factors(self, values: dict[str, float], *, limit: int = 3) -> list[tuple[str, float]]:
         """The features that raised the risk most (positive log-odds contributions), largest first."""
-        contributions = [(n, c * values.get(n, 0.0)) for n, c in zip(self.features, self.coefficients, strict=True)]
-        raising = sorted((pair for pair in contributions if pair[1] > 0.01), key=lambda p: -p[1])
-        return raising[:limit]
+        return top_of(self.contributions(values), limit)
 
     def to_json(self) -> dict:
         return {
             "version": self.version,
             "intercept": self.intercept,
             "coefficients": dict(zip(self.features, self.coefficients, strict=True)),
+            **({"meta": self.meta} if self.meta else {}),
         }
 
     @classmethod
@@ -52,16 +58,34 @@ class NoShowModel:
         coefficients = data["coefficients"]
         names = tuple(coefficients)
         return cls(
-            names, tuple(float(coefficients[n]) for n in names), float(data["intercept"]), data.get("version", "")
+            names,
+            tuple(float(coefficients[n]) for n in names),
+            float(data["intercept"]),
+            data.get("version", ""),
+            data.get("meta", {}),
         )
+
+
+def top_of(contributions: dict[str, float], limit: int) -> list[tuple[str, float]]:
+    raising = sorted((pair for pair in contributions.items() if pair[1] > 0.01), key=lambda p: -p[1])
+    return raising[:limit]
+
+
+def from_json(data: dict) -> NoShowModel:
+    """A model file of either kind: logistic coefficients or an explainable boosting model's shape tables."""
+    if data.get("kind") == "ebm":
+        from fhircrm.noshow.additive import AdditiveModel
+
+        return AdditiveModel.from_json(data)  # type: ignore[return-value]
+    return NoShowModel.from_json(data)
 
 
 def load_model(path: Path | None = None) -> NoShowModel:
     """The model at ``path``, or the default that ships with fhircrm."""
     if path is not None and Path(path).exists():
-        return NoShowModel.from_json(json.loads(Path(path).read_text()))
+        return from_json(json.loads(Path(path).read_text()))
     text = resources.files("fhircrm.noshow").joinpath(DEFAULT_MODEL).read_text()
-    return NoShowModel.from_json(json.loads(text))
+    return from_json(json.loads(text))
 
 
 def fit(
