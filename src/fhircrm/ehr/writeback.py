@@ -2,9 +2,11 @@
 
 A periodic sweep queues one job per new local version (``_lastUpdated`` cursor per type, dedupe key per
 version); the job writes it to the EHR idempotently: conditional create on our identifier for a first version
-(``If-None-Exist: identifier=<system>|<id>``), conditional update on it afterwards. A down EHR only delays the
-jobs (``RetryLater``); a refused resource goes to the dead letters with the EHR's status. Engagement data of a
-patient who objects to data sharing (``objections``) is not written: the job finishes without a call.
+(``If-None-Exist: identifier=<system>|<id>``), conditional update on it afterwards. References to what only
+fhircrm has become logical references by that identifier (``resolvable``), so an EHR that checks referential
+integrity accepts them. A down EHR only delays the jobs (``RetryLater``); a refused resource goes to the dead
+letters with the EHR's status. Engagement data of a patient who objects to data sharing (``objections``) is not
+written: the job finishes without a call.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from fhircrm.config import Settings
 from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.cursors import get_cursor, set_cursor
 from fhircrm.ehr.errors import EhrUnavailable
+from fhircrm.ehr.mirror import MIRRORED_TYPES, ehr_marks
 from fhircrm.ehr.objections import objects_to_sharing, patient_of
 from fhircrm.errors import Gone, NotFound
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.registry import RetryLater
 from fhircrm.stores import open_store
@@ -66,6 +70,49 @@ def for_ehr(resource: dict) -> dict:
     return body
 
 
+async def resolvable(store: FhirStore, body: dict, *, ehr_base: str, our_base: str) -> dict:
+    """``body`` with only references the EHR can resolve: an EHR that checks referential integrity (HAPI, by
+    default) refuses a write naming a resource it does not have (``HAPI-1094``). A reference to something only
+    fhircrm has (a CommunicationRequest of ours, a Patient created here) becomes a logical reference, by the
+    identifier every written-back resource carries (``CRM_IDENTIFIER_SYSTEM``); references to the EHR's own
+    resources (mirrors keep the EHR's ids) and contained ones stay as they are."""
+    cache: dict[str, bool] = {}
+
+    async def is_ehrs(resource_type: str, fhir_id: str) -> bool:
+        key = f"{resource_type}/{fhir_id}"
+        if key not in cache:
+            if resource_type not in MIRRORED_TYPES:
+                cache[key] = False
+            else:
+                try:
+                    local = (await store.read(resource_type, fhir_id)).content
+                except (NotFound, Gone):
+                    local = None  # not here either: the EHR's, as far as we can tell
+                source, _ = ehr_marks(local)
+                cache[key] = local is None or (source or "").startswith(f"{ehr_base.rstrip('/')}/")
+        return cache[key]
+
+    async def walk(node: object) -> object:
+        if isinstance(node, list):
+            return [await walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: await walk(v) for k, v in node.items() if k != "contained"}
+        if "contained" in node:
+            out["contained"] = node["contained"]
+        reference = out.get("reference")
+        if isinstance(reference, str) and not reference.startswith("#"):
+            relative = reference.removeprefix(our_base.rstrip("/") + "/")
+            parts = relative.split("/")
+            if "://" not in relative and len(parts) in (2, 4) and not await is_ehrs(parts[0], parts[1]):
+                del out["reference"]
+                out["type"] = parts[0]
+                out["identifier"] = {"system": CRM_IDENTIFIER_SYSTEM, "value": parts[1]}
+        return out
+
+    return await walk(body)  # type: ignore[return-value]
+
+
 async def write_back(conn: AsyncConnection, job: Job, *, client: EhrClient, settings: Settings) -> None:
     store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
     try:
@@ -76,7 +123,7 @@ async def write_back(conn: AsyncConnection, job: Job, *, client: EhrClient, sett
     if patient and await objects_to_sharing(store, patient):
         log.info("write-back of %s/%s skipped: the patient objects to data sharing", job.payload["type"], current["id"])
         return
-    body = for_ehr(current)
+    body = await resolvable(store, for_ehr(current), ehr_base=client.base_url, our_base=settings.base_url)
     criteria = f"identifier={CRM_IDENTIFIER_SYSTEM}|{current['id']}"
     try:
         if current.get("meta", {}).get("versionId") == "1":
