@@ -175,3 +175,28 @@ async def test_a_patch_that_puts_a_nul_byte_in_a_resource_is_422(client: httpx.A
     )
     refused(answer, 422)
     assert (await client.get(f"/Patient/{created['id']}")).json()["meta"]["versionId"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("resource", "where"),
+    [
+        ({"resourceType": "Patient", "active": "yes"}, "Patient.active"),
+        ({"resourceType": "Patient", "multipleBirthInteger": "3"}, "Patient.multipleBirthInteger"),
+        ({"resourceType": "Patient", "birthDate": 19700101}, "Patient.birthDate"),
+        ({"resourceType": "Patient", "meta": "x"}, "Patient.meta"),
+        (
+            {"resourceType": "Patient", "extension": [{"url": "u", "valueBoolean": "true"}]},
+            "Patient.extension[0].valueBoolean",
+        ),
+        (
+            {"resourceType": "Patient", "contained": [{"resourceType": "Organization", "active": "no"}]},
+            "Patient.contained[0].active",
+        ),
+    ],
+)
+async def test_primitives_of_the_wrong_json_type_are_422_naming_the_element(
+    client: httpx.AsyncClient, resource: dict, where: str
+) -> None:
+    issue = refused(await client.post(f"/{resource['resourceType']}", json=resource), 422)
+    assert issue["expression"] == [where]
+    assert await stored(client) == 0

@@ -31,7 +31,7 @@ from fhircrm.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from fhircrm.fhir import models, references
+from fhircrm.fhir import models, primitives, references
 from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches, ServiceScope
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.diff import changed_elements
@@ -74,10 +74,9 @@ def parse_etag(value: str) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest(f"not a version ETag: {value[:40]!r}", expression="If-Match") from None
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # int() would take " 1\x0b", "1_0", "١"
+        raise BadRequest(f"not a version ETag: {escaped(value, 40)!r}", expression="If-Match")
+    return int(text)
 
 
 @dataclass(slots=True)
@@ -637,6 +636,7 @@ class FhirStore:
                 f"resourceType {body.get('resourceType')!r} does not match the URL's {op.resource_type}",
                 expression="resourceType",
             )
+        primitives.check(body)  # "active": "yes" passes the models' coercing validators; R4 JSON says true/false
         if op.method in ("PUT", "PATCH"):
             if body.get("id") != op.fhir_id:
                 if op.method == "PUT" and "id" not in body:
