@@ -162,6 +162,12 @@ def _demo_seed(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=_demo)
 
 
+def _bulk(commands: argparse._SubParsersAction) -> None:
+    from fhircrm.bulk.cli import add_parser
+
+    add_parser(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhircrm", description="FHIR-native patient engagement server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _journeys_timers_noshow(commands)
     _demo_seed(commands)
     _segments_indicators(commands)
+    _bulk(commands)
     return parser
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-from collections.abc import Iterable
+import http.server
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -157,3 +162,27 @@ async def download(client: httpx.AsyncClient, manifest: dict) -> list[dict]:
         assert {r["resourceType"] for r in lines} == {item["type"]}
         out += lines
     return out
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's signature
+        return
+
+
+@contextlib.contextmanager
+def serve_directory(root: Path) -> Iterator[str]:
+    """A plain HTTP file server on loopback (no Range support: the reader skips to its offset), its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_ndjson(path: Path, resources: Iterable[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
+    return path
