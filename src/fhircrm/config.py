@@ -210,7 +210,7 @@ class Settings(BaseSettings):
     #: within the person's roles; a launch with a patient stays on that patient (fhircrm.ui.access).
     app_scope: str = Field(
         "launch openid fhirUser patient/*.rs user/*.rs user/Task.cruds user/Communication.cruds user/Appointment.cru "
-        "user/Subscription.rs user/PlanDefinition.rs offline_access",  # the last two: the admin page (table: admins)
+        "offline_access",
         description="scopes asked for at an EHR launch (standalone: launch/patient replaces launch)",
     )
     #: A staff sign-in without a patient (the coordinators' workspace): reads for the clinic within the person's
