@@ -165,7 +165,7 @@ async def download(client: httpx.AsyncClient, manifest: dict) -> list[dict]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's signature
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 

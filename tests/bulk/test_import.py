@@ -18,7 +18,6 @@ from tests.bulk.clinic import (
     clinic,
     download,
     manifest_of,
-    run_bulk_jobs,
     seed,
     serve_directory,
     stored,
@@ -51,9 +50,11 @@ async def exported_files(client: httpx.AsyncClient, app: FastAPI, path: str, fol
     assert response.status_code == 202, response.text
     manifest = await manifest_of(client, response.headers["Content-Location"], app.state.engine, app.state.settings)
     resources = await download(client, manifest)
-    folder.mkdir()
-    for n, item in enumerate(manifest["output"]):
-        (folder / f"{n:03d}-{item['type']}.ndjson").write_text((await client.get(item["url"])).text)
+    files = [
+        (f"{n:03d}-{item['type']}.ndjson", (await client.get(item["url"])).text)
+        for n, item in enumerate(manifest["output"])
+    ]
+    _save(folder, files)
     return resources
 
 
@@ -112,21 +113,12 @@ async def test_cli_reports_each_refused_line_without_phi(
     assert {r["id"] for r in await stored(clean_engine, ["Patient"])} == {"ok-1", "ok-2"}
 
 
-async def test_cli_shows_a_progress_bar_on_a_terminal(
-    clean_engine: AsyncEngine, database_url: str, tmp_path: Path
-) -> None:
-    source = write_ndjson(tmp_path / "p.ndjson", [{"resourceType": "Patient", "id": f"t{n}"} for n in range(30)])
+def _on_a_terminal(args: list[str], env: dict, cwd: Path) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run with stderr on a pseudo-terminal (what a person sees), stdout captured."""
     primary, secondary = pty.openpty()
     try:
         process = subprocess.run(
-            [str(FHIRCRM), "import", str(source)],
-            env={**cli_env(database_url=database_url, bulk_step_resources=10)},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=secondary,
-            text=True,
-            timeout=120,
-            check=False,
+            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=120, check=False
         )
         os.close(secondary)
         shown = b""
@@ -140,6 +132,22 @@ async def test_cli_shows_a_progress_bar_on_a_terminal(
             shown += chunk
     finally:
         os.close(primary)
+    return process, shown
+
+
+def _save(folder: Path, files: list[tuple[str, str]]) -> None:
+    folder.mkdir()
+    for name, text in files:
+        (folder / name).write_text(text)
+
+
+async def test_cli_shows_a_progress_bar_on_a_terminal(
+    clean_engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    source = write_ndjson(tmp_path / "p.ndjson", [{"resourceType": "Patient", "id": f"t{n}"} for n in range(30)])
+    process, shown = _on_a_terminal(
+        [str(FHIRCRM), "import", str(source)], cli_env(database_url=database_url, bulk_step_resources=10), tmp_path
+    )
     assert process.returncode == 0
     assert b"importing [" in shown and b"100%" in shown
     assert "imported 30 resources from 1 input(s)" in process.stdout
