@@ -9,13 +9,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fhircrm.security.logs import redact_database_errors
+
 
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the engine; for SQLite also the data folder, WAL mode and a busy timeout."""
+    """Create the engine; for SQLite also the data folder, WAL mode and a busy timeout. Whatever process opens the
+    database also gets logs without database error texts or driver debug data (``redact_database_errors``)."""
+    redact_database_errors()
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":

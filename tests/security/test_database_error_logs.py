@@ -166,3 +166,29 @@ def test_fhircrm_serve_logs_no_phi_when_input_or_the_database_fails(served: tupl
     logged = output.read_text(errors="replace")
     assert "database error" in logged or "unhandled error" in logged  # the failure was logged, ...
     assert [value for value in PHI if value in logged] == [], logged  # ... without the patient
+
+
+async def test_a_job_failing_in_the_database_keeps_no_phi_in_its_dead_letter(
+    clean_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fhircrm.jobs import JobRegistry, enqueue
+    from fhircrm.jobs.runner import JobRunner
+    from fhircrm.jobs.tables import job
+
+    async def fails(conn, _job) -> None:  # type: ignore[no-untyped-def]
+        statement = "SELECT * FROM no_such_table WHERE name = :name AND phone = :phone"
+        if conn.dialect.name == "postgresql":
+            statement = "SELECT CAST(:name AS integer), CAST(:phone AS date)"
+        await conn.execute(sa.text(statement), {"name": NAME, "phone": PHONE})
+
+    caplog.set_level(logging.DEBUG)
+    registry = JobRegistry()
+    registry.register("test.fails", fails, max_attempts=1)
+    async with clean_engine.begin() as conn:
+        await enqueue(conn, "test.fails", {})
+    await JobRunner(clean_engine, registry).drain()
+    async with clean_engine.connect() as conn:
+        [row] = (await conn.execute(sa.select(job.c.status, job.c.last_error))).all()
+    assert row.status == "dead"
+    assert "Error at" in row.last_error  # the type and where it failed, ...
+    assert [value for value in PHI if value in row.last_error + everything_logged(caplog.records)] == []  # ... no PHI

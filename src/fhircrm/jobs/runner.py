@@ -10,8 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.jobs import queue
 from fhircrm.jobs.registry import JobKind, JobRegistry, RetryLater
+from fhircrm.security.logs import is_database_error, safe_traceback
 
 log = logging.getLogger(__name__)
+
+
+def error_text(exc: Exception) -> str:
+    """What a dead letter keeps of its error: a database error's text can quote the SQL parameters (patient data)
+    and the job table is read by operators, so of those only the type and stack frames."""
+    return safe_traceback(exc) if is_database_error(exc) else f"{type(exc).__name__}: {exc}"
 
 
 class JobRunner:
@@ -56,9 +63,7 @@ class JobRunner:
                     retry_at = queue.utcnow() + queue.timedelta(seconds=exc.seconds) if exc.seconds else None
                     await queue.fail(conn, job, f"retry: {exc}", max_attempts=kind.max_attempts, retry_at=retry_at)
                 except Exception as exc:  # one bad job must not stop the others
-                    outcome = await queue.fail(
-                        conn, job, f"{type(exc).__name__}: {exc}", max_attempts=kind.max_attempts
-                    )
+                    outcome = await queue.fail(conn, job, error_text(exc), max_attempts=kind.max_attempts)
                     log.warning(
                         "job %s (%s) failed, attempt %d: %s -> %s",
                         job.id,
