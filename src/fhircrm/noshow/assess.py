@@ -131,10 +131,25 @@ async def assess_appointment(store: FhirStore, appointment: dict, *, settings: S
     pending = _PENDING.get()
     if pending is not None and assessment_key(appointment) in pending:
         return pending[assessment_key(appointment)]
+    existing = await recorded(store, appointment)
+    if existing is not None:
+        return existing
+    assessment = await unrecorded(store, appointment, settings=settings, now=now)
+    if pending is not None:
+        pending[assessment_key(appointment)] = assessment
+        return assessment
+    return (await store.create(assessment)).content or assessment  # absent: checked above, in this transaction
+
+
+async def recorded(store: FhirStore, appointment: dict) -> dict | None:
+    """The RiskAssessment already written for this appointment and start, if any."""
     criteria = urlencode({"identifier": f"{RISK_SYSTEM}|{assessment_key(appointment)}"})
     existing = await store.match_one("RiskAssessment", criteria, what="no-show risk")
-    if existing is not None and existing.content:
-        return existing.content
+    return existing.content if existing is not None and existing.content else None
+
+
+async def unrecorded(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> dict:
+    """The appointment's RiskAssessment as it would be written now (only reads the store)."""
     ref = patient_ref(appointment)
     patient = await _read(store, ref)
     # All of the patient's appointments: History counts only what was known at this booking's instant.
@@ -192,10 +207,7 @@ async def assess_appointment(store: FhirStore, appointment: dict, *, settings: S
     }
     if ref:
         assessment["subject"] = {"reference": ref}
-    if pending is not None:
-        pending[assessment_key(appointment)] = assessment
-        return assessment
-    return (await store.create(assessment)).content or assessment  # absent: checked above, in this transaction
+    return assessment
 
 
 async def risk_band(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> str:
