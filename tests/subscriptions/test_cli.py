@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.fixtures.cli import cli_env, run_fhircrm
+from tests.fixtures.hapi_like import HapiLikeServer
 from tests.fixtures.sekmet import NOTIFICATION_SECRET
 from tests.fixtures.servers import RunningServer, sekmet_server
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 KINDS = 8  # templates per kind in subscriptions/
 
 
-def _env(ehr: RunningServer, database_url: str, **extra: object) -> dict[str, str]:
+def _env(ehr: RunningServer | HapiLikeServer, database_url: str, **extra: object) -> dict[str, str]:
     root = f"http://127.0.0.1:9/crm-{uuid.uuid4().hex[:8]}"  # nobody listens: deliveries fail fast
     return cli_env(
         database_url=database_url,
@@ -33,22 +34,76 @@ def _env(ehr: RunningServer, database_url: str, **extra: object) -> dict[str, st
     )
 
 
-def test_register_picks_the_kind_the_ehr_advertises_and_converges(
+def test_register_keeps_no_topic_subscription_the_ehr_does_not_prove_and_converges(
     shared_ehr: RunningServer, database_url: str, tmp_path: Path
 ) -> None:
-    env = _env(shared_ehr, database_url)
+    """SEKMET advertises topics, but nobody listens at this listener root: no handshake can arrive, so each
+    event gets a criteria Subscription instead (one kind per event) and the silent topic ones are removed."""
+    env = _env(shared_ehr, database_url, ehr_handshake_seconds=1)
     first = run_fhircrm("subscriptions", "register", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "registering topic-based Subscriptions" in first.stdout  # SEKMET advertises the backport IG
-    assert first.stdout.count("created  topic-") == KINDS
-    assert "criteria-" not in first.stdout  # one kind: each EHR change arrives once
+    assert "registering one kind per event" in first.stdout
+    assert first.stdout.count("created  criteria-") == KINDS
+    assert first.stdout.count("[no handshake for topic-") == KINDS
+    assert "created  topic-" not in first.stdout
     assert f"{KINDS} registered, 0 failed" in first.stdout
 
     again = run_fhircrm("subscriptions", "register", "--json", env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     results = json.loads(again.stdout)["results"]
-    assert {r["action"] for r in results} == {"existing"}
+    assert {(r["kind"], r["action"]) for r in results} == {("criteria", "existing")}
     assert len(results) == KINDS
+    listed = run_fhircrm("subscriptions", "list", env=env, cwd=tmp_path).stdout.splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(r["name"] for r in results)
+
+
+def test_register_against_hapi_creates_what_hapi_accepts_and_reports_the_rest(
+    hapi_like: HapiLikeServer, database_url: str, tmp_path: Path
+) -> None:
+    """A criteria HAPI refuses (``Patient``, not a search URL: HAPI-0014) is reported with HAPI's words and left
+    to polling; every other event gets its criteria Subscription; no topic ones on R4 HAPI."""
+    templates = tmp_path / "subscriptions"
+    shutil.copytree(REPO_TEMPLATES, templates)
+    broken = templates / "criteria" / "patient-updated.json"
+    broken.write_text(broken.read_text().replace('"Patient?"', '"Patient"'))
+    env = _env(hapi_like, database_url, ehr_subscriptions_dir=str(templates))
+
+    result = run_fhircrm("subscriptions", "register", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    [failed] = [line for line in result.stdout.splitlines() if line.startswith("failed")]
+    assert failed.startswith("failed   criteria-patient-updated  the EHR refused POST Subscription: HTTP 422")
+    assert 'HAPI-0014: Subscription.criteria must be in the form "{Resource Type}?[params]"' in failed
+    assert "[polling covers patient-updated until it is fixed]" in failed
+    assert result.stdout.count("created  criteria-") == KINDS - 1
+    assert "topic-" not in result.stdout
+    assert "the EHR refused: criteria-patient-updated" in result.stderr
+    subs = [r for (t, _), r in hapi_like.app.resources.items() if t == "Subscription"]
+    assert len(subs) == KINDS - 1
+
+    status = run_fhircrm("subscriptions", "status", env=env, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "polling-patient-updated  -  polling  heard=never" in status.stdout
+    assert status.stdout.count("  active  ") == KINDS - 1
+
+    again = run_fhircrm("subscriptions", "register", env=env, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stdout.count("existing criteria-") == KINDS - 1
+    assert len([r for (t, _), r in hapi_like.app.resources.items() if t == "Subscription"]) == KINDS - 1
+
+
+def test_register_waits_for_the_ehr_to_answer(database_url: str, tmp_path: Path) -> None:
+    """``--wait-for-ehr``: an EHR that never comes up ends the wait with its error, said plainly."""
+    env = cli_env(
+        database_url=database_url,
+        ehr_base_url="http://127.0.0.1:9/fhir",
+        ehr_notification_secret=NOTIFICATION_SECRET,
+        ehr_max_retries=0,
+    )
+    result = run_fhircrm("subscriptions", "register", "--wait-for-ehr", "1", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "waiting for the EHR" in result.stderr
+    assert "the EHR is unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +157,7 @@ def test_status_shows_the_ehrs_view(shared_ehr: RunningServer, database_url: str
 
     status = run_fhircrm("subscriptions", "status", "--json", env=env, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
-    [row] = json.loads(status.stdout)
+    [row] = [r for r in json.loads(status.stdout) if r["status"] != "polling"]  # events left to polling: all listed
     assert row["name"] == "criteria-result-final"
     assert row["criteria"] == "DiagnosticReport?status=final"
     assert row["status"] in ("requested", "active", "error")
