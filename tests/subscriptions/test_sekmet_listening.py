@@ -9,7 +9,7 @@ from tests.fixtures.stores import TESTS
 
 from fhircrm.errors import NotFound
 from fhircrm.stores import open_store
-from fhircrm.subscriptions import registration
+from fhircrm.subscriptions import registration, watch
 
 pytestmark = pytest.mark.slow
 DEADLINE = 2.0  # the issue's promise: EHR commit to fhircrm domain event within 2 s
@@ -101,3 +101,16 @@ async def test_delete_removes_only_our_subscriptions(stack: Stack) -> None:
     assert await registration.delete(client, stack.settings) == ["criteria-patient-updated"]
     assert await registration.list_ours(client, stack.settings) == []
     assert await client.read("Subscription", theirs["id"]) is not None
+
+
+async def test_registration_keeps_a_topic_subscription_once_its_handshake_reaches_the_listener(stack: Stack) -> None:
+    """SEKMET advertises topics and proves them: its handshake reaches our listener, so the topic kind stays."""
+    outcomes = await registration.register(
+        stack.ehr_client(), stack.settings, names=["appointment-booked"], engine=stack.engine
+    )
+    assert [(o.name, o.kind, o.action) for o in outcomes] == [("topic-appointment-booked", "topic-based", "created")]
+    async with stack.engine.connect() as conn:
+        [row] = await watch.rows(conn)
+    assert (row.name, row.kind) == ("topic-appointment-booked", "topic-based")
+    assert row.handshake_at is not None
+    assert [r.name for r in await registration.list_ours(stack.ehr_client(), stack.settings)] == [row.name]
