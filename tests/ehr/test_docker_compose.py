@@ -19,8 +19,39 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_the_stack_has_postgres_hapi_an_api_and_a_worker(compose: dict) -> None:
-    assert set(compose["services"]) == {"postgres", "hapi", "api", "worker"}
+def test_the_stack_has_postgres_hapi_an_api_a_worker_and_a_one_shot_register(compose: dict) -> None:
+    assert set(compose["services"]) == {"postgres", "hapi", "api", "worker", "register"}
+
+
+def test_registration_waits_for_hapi_to_answer(compose: dict) -> None:
+    register = compose["services"]["register"]
+    assert register["command"][:3] == ["fhircrm", "subscriptions", "register"]
+    wait = register["command"].index("--wait-for-ehr")
+    assert float(register["command"][wait + 1]) >= 300  # HAPI takes minutes to start
+    assert register["depends_on"]["hapi"] == {"condition": "service_started"}
+    assert register["restart"] == "no" and register["image"] == compose["services"]["api"]["image"]
+
+
+#: The hapi.* properties of hapi-fhir-jpaserver-starter (AppProperties and its Subscription class, read in the
+#: starter's source): the ones the compose file may set. ``subscription.email_enabled`` is not one of them.
+HAPI_PROPERTIES = {
+    "hapi.fhir.fhir_version",
+    "hapi.fhir.subscription.resthook_enabled",
+    "hapi.fhir.subscription.websocket_enabled",
+    "hapi.fhir.subscription.polling_interval_ms",
+    "hapi.fhir.subscription.immediately_queued",
+    "hapi.fhir.subscription.cross_partition_enabled",
+    "hapi.fhir.cr_enabled",
+    "hapi.fhir.allow_external_references",
+    "hapi.fhir.client_id_strategy",
+    "hapi.fhir.enforce_referential_integrity_on_write",
+    "hapi.fhir.enforce_referential_integrity_on_delete",
+}
+
+
+def test_hapi_gets_only_real_properties(compose: dict) -> None:
+    hapi = {k for k in compose["services"]["hapi"]["environment"] if k.startswith("hapi.")}
+    assert hapi <= HAPI_PROPERTIES, hapi - HAPI_PROPERTIES
 
 
 def test_hapi_is_the_public_image_with_rest_hook_subscriptions_on(compose: dict) -> None:
@@ -40,7 +71,7 @@ def test_the_api_serves_and_the_worker_works_from_the_built_image(compose: dict)
 
 def test_every_fhircrm_variable_is_a_real_setting(compose: dict) -> None:
     fields = {f"FHIRCRM_{name.upper()}" for name in Settings.model_fields}
-    for service in ("api", "worker"):
+    for service in ("api", "worker", "register"):
         env = compose["services"][service]["environment"]
         unknown = {k for k in env if k.startswith("FHIRCRM_")} - fields
         assert not unknown, f"{service}: {unknown}"
