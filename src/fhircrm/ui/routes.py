@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from fhircrm.smartapp.guard import AppSessionDep
 from fhircrm.ui import (
     admin_routes,
+    attendance_routes,
     dashboard_routes,
     inbox_routes,
     patient_routes,
@@ -25,6 +26,7 @@ for module in (
     worklist_routes,
     inbox_routes,
     dashboard_routes,
+    attendance_routes,
     admin_routes,
 ):
     router.include_router(module.router)
