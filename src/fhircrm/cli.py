@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redact_database_errors()  # no log line of any command carries a database error's text (SQL parameters)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # seven lines on import, every command
     args = build_parser().parse_args(argv)
     return args.handler(args)
 
