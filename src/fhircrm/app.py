@@ -29,7 +29,7 @@ from fhircrm.errors import (
     Unavailable,
 )
 from fhircrm.fhir import bundle_routes, capability, routes
-from fhircrm.fhir.operations import bulk_import, bulk_status, everything, export
+from fhircrm.fhir.operations import bulk_import, bulk_status, everything, export, process_message
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(export.router, prefix="/fhir", tags=["Bulk Data"])  # $export kick-off
     app.include_router(bulk_status.router, prefix="/fhir", tags=["Bulk Data"])  # bulk status and files
     app.include_router(bulk_import.router, prefix="/fhir", tags=["Bulk Data"])  # $import kick-off
+    app.include_router(process_message.router, prefix="/fhir", tags=["FHIR"])  # FHIR messaging
     app.include_router(subscription_routes.router)  # /ehr/notifications, Subscription $status/$events/$replay
     app.include_router(ehr_routes.router)  # /ehr/.well-known/jwks.json
     app.include_router(channel_routes.router)  # /channels/...: provider webhooks, forms, web chat

@@ -158,8 +158,8 @@ async def run_step(conn: AsyncConnection, settings: Settings, job_id: str) -> No
         return  # cancelled, expired or already done: a late step does nothing
     try:
         store = await owner_store(conn, settings, job.owner)
-    except OwnerRefused as refused:
-        await jobs.fail(conn, job, refused.reason, settings)
+    except OwnerRefused:
+        await jobs.fail(conn, job, jobs.OWNER_GONE, settings)
         return
     params, cursor = job.params, dict(job.cursor)
     types: list[str] = params["types"]

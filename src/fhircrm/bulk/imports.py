@@ -107,8 +107,8 @@ async def run_step(conn: AsyncConnection, runtime: Runtime, job_id: str) -> None
         return
     try:
         scope = (await owner_store(conn, settings, job.owner)).scope
-    except OwnerRefused as refused:
-        await jobs.fail(conn, job, refused.reason, settings)
+    except OwnerRefused:
+        await jobs.fail(conn, job, jobs.OWNER_GONE, settings)
         return
     cursor = dict(job.cursor)
     inputs = job.params["inputs"]

@@ -29,6 +29,8 @@ from fhircrm.subscriptions.owners import SERVICE, Owner, owner_of
 EXPORT_STEP = "bulk.export"
 IMPORT_STEP = "bulk.import"
 NDJSON = "application/fhir+ndjson"
+#: why a job stops when its client's access cannot be rebuilt (``owners.owner_store`` refused it)
+OWNER_GONE = "the person or launch patient of the client that kicked this job off no longer exists on this server"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The Bulk Data tables: one row per export or import (``bulk_job``), one per ndjson file it wrote
-(``bulk_file``), and the responses of FHIR messages already processed (``message_response``)."""
+(``bulk_file``)."""
 
 from __future__ import annotations
 
@@ -39,12 +39,4 @@ bulk_file = sa.Table(
     sa.Column("content", sa.Text, nullable=False),  # ndjson, one resource a line
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index(None, "job_id", "id"),
-)
-
-message_response = sa.Table(
-    "message_response",
-    metadata,
-    sa.Column("header_id", sa.String(64), primary_key=True),  # the request MessageHeader's id
-    sa.Column("response", Content, nullable=False),  # the response Bundle sent the first time
-    sa.Column("created_at", sa.DateTime, nullable=False),
 )

@@ -14,6 +14,7 @@ from fhircrm.fhir.negotiation import base_url, check_format
 from fhircrm.fhir.outcomes import FhirResponse
 from fhircrm.fhir.resource_types import RESOURCE_TYPES
 from fhircrm.fhir.search.registry import registry
+from fhircrm.messaging import events as message_events
 
 router = APIRouter()
 
@@ -47,6 +48,7 @@ OPERATIONS: dict[str, list[tuple[str, str]]] = {
 SYSTEM_OPERATIONS: list[tuple[str, str]] = [
     ("export", f"{BULK_DATA}/OperationDefinition/export"),
     ("import", "http://fhircrm.org/fhir/OperationDefinition/import"),
+    ("process-message", "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"),
 ]
 COMMON_PARAMS = [
     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
@@ -111,6 +113,7 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
     }
     if security:
         rest["security"] = security
+    statement_messaging = messaging(base)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -124,7 +127,32 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
         "rest": [rest],
+        "messaging": statement_messaging,
     }
+
+
+def messaging(base: str) -> list[dict]:
+    """What ``$process-message`` receives (fhircrm.messaging): one supported message per event, and every event
+    coding accepted (ours and the HL7 v2 trigger events) as an extension, since R4 has no element for them."""
+    return [
+        {
+            "endpoint": [
+                {
+                    "protocol": {"system": "http://terminology.hl7.org/CodeSystem/message-transport", "code": "http"},
+                    "address": f"{base}/$process-message",
+                }
+            ],
+            "documentation": "Synchronous $process-message from system clients; idempotent on the MessageHeader id",
+            "supportedMessage": [
+                {"mode": "receiver", "definition": f"http://fhircrm.org/fhir/MessageDefinition/{event.code}"}
+                for event in message_events.EVENTS
+            ],
+            "extension": [
+                {"url": "http://fhircrm.org/fhir/StructureDefinition/supported-message-event", "valueCoding": coding}
+                for coding in message_events.supported_codings()
+            ],
+        }
+    ]
 
 
 @router.get("/metadata", summary="CapabilityStatement")
