@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from fhircrm.deps import ServiceStoreDep
-from fhircrm.errors import NotFound
+from fhircrm.errors import FhircrmError, NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.form import render_form, render_thanks
 from fhircrm.surveys.questionnaires import questionnaire
@@ -19,7 +19,22 @@ from fhircrm.timers.clock import current_time
 router = APIRouter(prefix="/survey", tags=["surveys"])
 
 
-async def _open(request: Request, store: FhirStore, token: str) -> tuple[Invitation, dict, str]:
+async def _clinic(store: FhirStore, patient: dict) -> str:
+    """The clinic's name for the page header: the patient's managing organization ("" when unknown)."""
+    org = patient.get("managingOrganization") or {}
+    if org.get("display"):
+        return str(org["display"])
+    reference = str(org.get("reference", ""))
+    if reference.startswith("Organization/"):
+        try:
+            found = (await store.read("Organization", reference.split("/", 1)[1])).content or {}
+        except FhircrmError:  # not known, deleted or not visible: the page says "our clinic"
+            return ""
+        return str(found.get("name", ""))
+    return ""
+
+
+async def _open(request: Request, store: FhirStore, token: str) -> tuple[Invitation, dict, str, str]:
     settings = request.app.state.settings
     invitation = verify(token, settings, current_time(settings))
     q = await questionnaire(store, invitation.questionnaire)
@@ -34,18 +49,18 @@ async def _open(request: Request, store: FhirStore, token: str) -> tuple[Invitat
         ),
         settings.channels_default_language,
     )
-    return invitation, q, language
+    return invitation, q, language, await _clinic(store, patient)
 
 
 @router.get("/{token}", response_class=HTMLResponse)
 async def survey_form(token: str, request: Request, store: ServiceStoreDep) -> HTMLResponse:
-    _invitation, q, language = await _open(request, store, token)
-    return HTMLResponse(render_form(q, language), headers={"Cache-Control": "no-store"})
+    _invitation, q, language, clinic = await _open(request, store, token)
+    return HTMLResponse(render_form(q, language, clinic), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/{token}", response_class=HTMLResponse)
 async def survey_answer(token: str, request: Request, store: ServiceStoreDep) -> HTMLResponse:
-    invitation, q, language = await _open(request, store, token)
+    invitation, q, language, clinic = await _open(request, store, token)
     answers = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     await record_response(
         store,
@@ -58,4 +73,4 @@ async def survey_answer(token: str, request: Request, store: ServiceStoreDep) ->
         about=invitation.about,
         channel="web",
     )
-    return HTMLResponse(render_thanks(language), status_code=201, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(render_thanks(language, clinic), status_code=201, headers={"Cache-Control": "no-store"})
