@@ -29,6 +29,9 @@ PAST = "noshow,fulfilled,arrived,checked-in,cancelled"
 MARGIN = 0.005
 #: Simplest first: ties go to the earlier one.
 SHIPPABLE = ("logistic", "ebm")
+#: Below this many past appointments only logistic regression is tried: boosting would fit noise (and the
+#: comparison costs minutes on a shared machine).
+BOOSTING_MIN_ROWS = 2000
 
 
 @dataclass(slots=True)
@@ -113,7 +116,7 @@ async def train(store: FhirStore, *, now: datetime, names: tuple[str, ...] | Non
         raise ValueError("training needs both kept and missed appointments")
     version = f"store-{now.date().isoformat()}"
     fitting, validation = time_split(data)
-    selection = select(fitting, validation, names or available(), version=version)
+    selection = select(fitting, validation, names or available(len(data.labels)), version=version)
     model = fit_candidate(selection.shipped, data, version=version).model
     model.meta.update(
         {
@@ -131,8 +134,11 @@ async def train(store: FhirStore, *, now: datetime, names: tuple[str, ...] | Non
     return model, len(data.labels)  # type: ignore[return-value]
 
 
-def available() -> tuple[str, ...]:
-    """The shippable candidates whose library is installed (explainable boosting needs interpret-core)."""
+def available(rows: int) -> tuple[str, ...]:
+    """The shippable candidates worth trying on ``rows`` appointments whose library is installed (explainable
+    boosting needs interpret-core)."""
+    if rows < BOOSTING_MIN_ROWS:
+        return ("logistic",)
     try:
         import interpret  # noqa: F401
     except ImportError:
