@@ -115,3 +115,24 @@ async def test_only_system_clients_send_messages(api: Api, clean_engine: AsyncEn
         assert response.status_code == 200
         assert response.json()["entry"][0]["resource"]["response"]["code"] == "ok"
         assert (await client.get("/Patient/msg-p")).status_code == 200
+
+
+async def test_downloading_a_file_is_audited_with_the_patients_it_holds(
+    api: Api, secured: FastAPI, clean_engine: AsyncEngine
+) -> None:
+    from tests.security.conftest import token
+    from tests.security.test_audit_events import audit_events, references
+
+    await seed(clean_engine, clinic())
+    async with api(token("system/*.rs", client_id="backend-1")) as client:
+        location = await kick_off(client, "/$export", _type="Appointment")
+        manifest = await manifest_of(client, location, clean_engine, secured.state.settings)
+        await download(client, manifest)
+    events = await audit_events(clean_engine)
+    [file_event] = [e for e in events if "Appointment/appt-p1" in references(e)]  # only the file holds resources
+    assert (file_event["action"], file_event["outcome"]) == ("R", "0")
+    assert file_event["agent"][0]["altId"] == "backend-1"
+    assert {f"Appointment/appt-{p}" for p in PATIENTS} | {f"Patient/{p}" for p in PATIENTS} <= set(
+        references(file_event)
+    )
+    assert len(events) == 3  # kick-off, status, file: every access leaves one

@@ -36,6 +36,10 @@ ROUTE_INTERACTIONS = {
     "conditional_delete": "delete",
     "transaction_or_batch": "transaction",
     "patient_everything": "export",
+    "system_export": "export",  # Bulk Data kick-off (fhircrm.fhir.operations.export)
+    "patient_export": "export",
+    "group_export": "export",
+    "bulk_file": "export",  # a Bulk Data file: the resources it holds
 }
 UNAUDITED_ROUTES = frozenset({"metadata", "smart_configuration"})
 MAX_ENTITIES = 200  # a page of search results; beyond that the query itself says what was asked
