@@ -21,7 +21,7 @@ from typing import Any
 from fhircrm.demo import codes as c
 from fhircrm.demo import engagement
 from fhircrm.demo.noshow_drivers import NoShowFactors, noshow_probability
-from fhircrm.demo.patients import PatientProfile, draw_profile, registration_resources
+from fhircrm.demo.patients import PatientProfile, district_of, draw_profile, registration_resources
 from fhircrm.demo.roster import (
     ORG_ID,
     Roster,
@@ -389,6 +389,9 @@ def _emit_visit(
         reminded=reminded,
         walk_in=visit.walk_in,
         personal_propensity=p.propensity,
+        chronic=bool(p.conditions),
+        self_pay=not p.insured,
+        district=district_of(p),
     )
     risk = noshow_probability(factors)
     if visit.future:

@@ -26,6 +26,19 @@ PRIOR_NOSHOW_EXTRA = 0.30  # each additional earlier no-show, capped
 PRIOR_NOSHOW_CAP = 3
 REMINDER_SENT = -0.30
 PERSONAL_PROPENSITY_SD = 0.45  # unobserved patient heterogeneity (logit scale)
+# Signals an EHR holds beyond the booking (issue 18), sized like the Vitória data's: patients followed for a chronic
+# condition miss a little less, self-paying patients more (insurance type is a consistent predictor in Dantas et
+# al. 2018), and neighbourhoods differ (distance, transport, deprivation). District shifts average about zero.
+CHRONIC_CONDITION = -0.20
+SELF_PAY = 0.25
+DISTRICT_EFFECTS: dict[str, float] = {
+    "Riverside": 0.35,
+    "Old Mill": 0.15,
+    "Harbor View": 0.0,
+    "Market Square": 0.0,
+    "Oak Hill": -0.15,
+    "Lakeshore": -0.30,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,9 @@ class NoShowFactors:
     reminded: bool = False
     walk_in: bool = False
     personal_propensity: float = 0.0
+    chronic: bool = False
+    self_pay: bool = False
+    district: str | None = None
 
 
 def age_effect(age_years: int) -> float:
@@ -65,6 +81,9 @@ def noshow_logit(f: NoShowFactors) -> float:
         + age_effect(f.age_years)
         + (REMINDER_SENT if f.reminded else 0.0)
         + f.personal_propensity
+        + (CHRONIC_CONDITION if f.chronic else 0.0)
+        + (SELF_PAY if f.self_pay else 0.0)
+        + DISTRICT_EFFECTS.get(f.district or "", 0.0)
     )
 
 

@@ -16,7 +16,7 @@ from fhircrm.demo.names import (
     TOWNS,
     ascii_slug,
 )
-from fhircrm.demo.noshow_drivers import draw_personal_propensity
+from fhircrm.demo.noshow_drivers import DISTRICT_EFFECTS, draw_personal_propensity
 from fhircrm.demo.roster import ORG_ID, PAYER_ID, PAYER_NAME, SITES, Site, StaffMember
 from fhircrm.demo.timeutil import iso, local
 
@@ -164,6 +164,13 @@ def draw_profile(index: int, seed: int, rng: random.Random, today: dt.date, hist
     )
 
 
+def district_of(p: PatientProfile) -> str:
+    """The patient's neighbourhood (address.district), from the index alone: no extra random draw, so every
+    other drawn value of the demo stays as it was."""
+    names = list(DISTRICT_EFFECTS)
+    return names[(p.index * 7 + p.group) % len(names)]
+
+
 def _patient(p: PatientProfile, rng: random.Random, gp: StaffMember) -> dict[str, Any]:
     town, zip_prefix = rng.choice(TOWNS)
     line = [f"{rng.randint(1, 1999)} {rng.choice(STREETS)}"]
@@ -206,6 +213,7 @@ def _patient(p: PatientProfile, rng: random.Random, gp: StaffMember) -> dict[str
                 "type": "physical",
                 "line": line,
                 "city": town,
+                "district": district_of(p),
                 "state": "NY",
                 "postalCode": f"{zip_prefix}{rng.randint(1, 99):02d}",
                 "country": "US",

@@ -65,6 +65,7 @@ FACTOR_TEXT = {
     "condition_alcoholism": "alcoholism",
     "disability": "a disability",
     "welfare_coverage": "a welfare program",
+    "self_pay": "paying for the visit themselves",
     "district_rate": "a district that misses more",
     "practitioner_rate": "a practitioner whose patients miss more",
     "reminders": "reminders sent",

@@ -44,6 +44,7 @@ PRIORS: dict[str, float] = {
     "confirmed": -0.8,
     "reminders": -0.3,
     "log_distance_km": 0.1,
+    "self_pay": 0.25,
     "service_cardiology": -0.1,
     "service_dermatology": 0.1,
     "service_pediatrics": -0.1,

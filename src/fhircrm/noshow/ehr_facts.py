@@ -25,12 +25,15 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_FEATURES = {
     "38341003": "condition_hypertension",  # Hypertensive disorder
     "73211009": "condition_diabetes",  # Diabetes mellitus
+    "44054006": "condition_diabetes",  # Diabetes mellitus type 2
+    "46635009": "condition_diabetes",  # Diabetes mellitus type 1
     "7200002": "condition_alcoholism",  # Alcoholism
     "21134002": "disability",  # Disability
 }
 DISABILITY_COUNT_EXTENSION = "http://fhircrm.org/StructureDefinition/disability-count"
 #: Coverage types of subsidized / welfare programs (v3 ActCoverageTypeCode).
 WELFARE_COVERAGE = frozenset({"SUBSIDIZ", "SUBSIDMC", "SUBSUPP"})
+SELF_PAY = "http://terminology.hl7.org/CodeSystem/coverage-selfpay"
 #: How many appointments' worth of the overall rate a district's or practitioner's own rate is shrunk towards.
 SHRINK = 100.0
 
@@ -79,6 +82,18 @@ def welfare_coverage(coverages: Iterable[dict], at: datetime) -> float:
             continue
         codes = {c.get("code") for c in (coverage.get("type") or {}).get("coding", []) if c.get("system") == ACT_CODE}
         if codes & WELFARE_COVERAGE:
+            return 1.0
+    return 0.0
+
+
+def self_pay(coverages: Iterable[dict], at: datetime) -> float:
+    """1 when the patient's active Coverage by ``at`` is self-pay (coverage-selfpay ``pay``)."""
+    for coverage in coverages:
+        if coverage.get("status", "active") != "active" or not _on_record(
+            (coverage.get("period") or {}).get("start"), at
+        ):
+            continue
+        if any(c.get("system") == SELF_PAY for c in (coverage.get("type") or {}).get("coding", [])):
             return 1.0
     return 0.0
 

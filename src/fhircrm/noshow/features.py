@@ -22,7 +22,8 @@ Each feature, and the FHIR it comes from (all readable when the booking arrives)
   accepted; ``reminders`` (and ``reminders_x_log_lead``): completed Communications based on the Appointment;
 - ``log_distance_km``: Patient address geolocation to the Location position; ``service_*``: serviceType codes;
 - ``condition_*`` and ``disability``: the patient's active Conditions (SNOMED CT) recorded by the instant;
-  ``welfare_coverage``: an active welfare Coverage (v3 ActCode SUBSIDIZ...) started by then (ehr_facts.py);
+  ``welfare_coverage`` / ``self_pay``: an active welfare (v3 ActCode SUBSIDIZ...) / self-pay Coverage started by
+  then (ehr_facts.py);
 - ``district_rate`` / ``practitioner_rate``: how much more often the patient's ``address.district`` / the
   Practitioner's appointments were missed than all, from earlier days only, shrunk towards the overall rate;
 - ``years_old``: the age itself (0 when unknown), for models that find their own cut points.
@@ -42,6 +43,7 @@ from fhircrm.noshow.ehr_facts import (
     district,
     practitioner,
     reminders_sent,
+    self_pay,
     welfare_coverage,
 )
 from fhircrm.noshow.history import History
@@ -107,8 +109,9 @@ FEATURES: tuple[str, ...] = (
     "reminders_x_log_lead",
     "log_distance_km",
     *(f"service_{line}" for line in SERVICE_LINES),
-    *CONDITION_FEATURES.values(),
+    *dict.fromkeys(CONDITION_FEATURES.values()),
     "welfare_coverage",
+    "self_pay",
     "district_rate",
     "practitioner_rate",
     "years_old",
@@ -241,6 +244,7 @@ def appointment_features(
         "log_distance_km": math.log1p(distance) if distance is not None else 0.0,
         **condition_values(facts.conditions, instant),
         "welfare_coverage": welfare_coverage(facts.coverages, instant),
+        "self_pay": self_pay(facts.coverages, instant),
         "district_rate": rates.excess("district", district(patient), instant),
         "practitioner_rate": rates.excess("practitioner", practitioner(appointment), instant),
         "years_old": min(max(age, 0.0), 100.0) if age is not None else 0.0,
