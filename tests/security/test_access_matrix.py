@@ -26,7 +26,7 @@ from tests.security.roles_clinic import two_sites
 
 from fhircrm.errors import Forbidden
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
-from fhircrm.smart.access_table import CLASSES, INTERACTIONS, KINDS, SYSTEM_INTERACTIONS, decide
+from fhircrm.smart.access_table import CLASSES, INTERACTIONS, KINDS, SYSTEM_INTERACTIONS, access_class, decide
 from fhircrm.smart.context import AccessContext
 from fhircrm.smart.errors import InsufficientScope
 from fhircrm.smart.policy import SmartPolicy
@@ -137,7 +137,7 @@ class Sample:
 
     @property
     def patient_bound(self) -> bool:
-        return any(cls.rows[k].count("N") for cls in CLASSES if self.resource_type in cls.types for k in KINDS)
+        return access_class(self.resource_type).patient_bound
 
 
 SAMPLES: dict[str, Sample] = {

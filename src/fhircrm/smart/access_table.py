@@ -49,6 +49,15 @@ class AccessClass:
     #: token kind -> five letters (A allow, N narrow, D deny) for the columns read, history, create, change, delete
     rows: dict[str, str]
 
+    @property
+    def patient_bound(self) -> bool:
+        """Whether anyone is ever narrowed to it (its types are patients' data)."""
+        return any("N" in row for row in self.rows.values())
+
+    def reaches(self, kind: str) -> bool:
+        """Whether ``kind`` may do anything at all with this class."""
+        return self.rows[kind].replace(" ", "") != "DDDDD"
+
     def decision(self, kind: str, interaction: str) -> Decision:
         row = self.rows[kind].replace(" ", "")
         for letter, (_, interactions) in zip(row, COLUMNS.items(), strict=True):
@@ -253,7 +262,12 @@ def refusal(kinds: tuple[str, ...], interaction: str, resource_type: str) -> str
     """Why ``kinds`` are refused, naming who may (the OperationOutcome's diagnostics: no PHI, only names)."""
     named = "/".join(kinds)
     cls = _BY_TYPE.get(resource_type)
-    if cls is not None and set(kinds) <= set(ROLE_KINDS) and "N" in "".join(cls.rows.values()) and all(set(cls.rows[k]) <= {"D", " "} for k in kinds):
+    if (
+        cls is not None
+        and set(kinds) <= set(ROLE_KINDS)
+        and cls.patient_bound
+        and not any(cls.reaches(k) for k in kinds)
+    ):
         return f"the {named} role gives no access to patient data ({resource_type}, access class {cls.name})"
     allowed = [_WHO[k] for k in KINDS if decide(k, interaction, resource_type) != "deny"]
     who = ", ".join(allowed) if allowed else "nobody"
