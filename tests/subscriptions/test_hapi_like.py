@@ -252,3 +252,15 @@ async def test_a_topic_subscription_without_handshake_is_not_kept(topic_stack: S
     assert outcome.note.startswith("no handshake for topic-appointment-booked within 1s: removed")
     subs = [r for (t, _), r in stack.ehr.app.resources.items() if t == "Subscription"]
     assert [s["criteria"] for s in subs] == ["Appointment?status=booked"]  # never both for one event
+
+
+async def test_a_topic_subscription_whose_handshake_never_came_is_flagged_and_polled(topic_stack: Stack) -> None:
+    """Asked for by hand (``--kind topic``) on an EHR that never shakes hands: the watch says so."""
+    stack = topic_stack
+    [outcome] = await registration.register(
+        stack.client(), stack.settings, kind="topic-based", names=["topic-appointment-booked"], engine=stack.engine
+    )
+    report = await stack.watch_round(ehr_handshake_seconds=0)
+    assert (report.flagged, report.polled) == ([outcome.name], ["Appointment"])
+    [row] = await registration.status(stack.client(), stack.settings, engine=stack.engine)
+    assert (row["handshake"], row["flagged"][:36]) == ("none", "no handshake since it was registered")

@@ -5,6 +5,9 @@ row, whose ``last_event`` is a high-water mark (every number up to it is done): 
 duplicate and dropped. Events above a hole wait (as a fresh job, a quarter second at a time) for the late ones
 for ``ehr_gap_grace_seconds`` after their receipt; then the hole is filled first (``gaps.fill``) and they follow,
 so processing stays in order. A heartbeat or ``query-status`` ahead of the mark queues a gap fill.
+Numbers at or below the mark in a notification we never had (another SubscriptionStatus id), or a handshake
+counting fewer events than we processed, mean the EHR's counter started again (HAPI keeps it in memory, so a
+restart does it): the old numbers are forgotten and the watched type resynced, instead of dropping new events.
 The focus is fetched from the EHR when only its id came (or nothing: an empty R4 ping resyncs the watched
 type from its cursor). Mirroring writes through ``open_store``, so domain events follow from the store's
 listeners. A down EHR becomes ``RetryLater``: the whole job rolls back and runs again.
