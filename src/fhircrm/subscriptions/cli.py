@@ -149,6 +149,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="register: retry until the EHR answers its CapabilityStatement, for up to SECONDS (compose start-up)",
     )
-    parser.add_argument("--name", action="append", help="only this subscription (repeatable)")
+    parser.add_argument(
+        "--name", action="append", help="only this subscription, or event (appointment-booked), repeatable"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.set_defaults(handler=command)

@@ -135,7 +135,7 @@ class Report:
 
 def _reason(row: sa.Row, now: datetime, settings: Settings) -> str | None:
     overdue = now - row.registered_at > timedelta(seconds=settings.ehr_handshake_seconds)
-    if row.kind == "topic-based" and row.handshake_at is None and overdue:
+    if row.kind == "topic-based" and row.handshake_at is None and row.last_heard_at is None and overdue:
         return f"no handshake since it was registered ({format_instant(row.registered_at)})"
     if row.heartbeat_seconds:
         last = row.last_heard_at or row.handshake_at or row.registered_at
