@@ -40,7 +40,7 @@ from fhircrm.noshow.features import FEATURES
 from fhircrm.noshow.metrics import report
 from fhircrm.noshow.sessions import coverage, expected
 from fhircrm.noshow.threshold import judge
-from fhircrm.noshow.training import calibration_gap, fit_candidate, select
+from fhircrm.noshow.training import calibration_gap, call_threshold, fit_candidate, select
 from fhircrm.noshow.vitoria import Clinic, to_fhir
 
 
@@ -103,7 +103,7 @@ def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
     for name, value in selection.validation.items():
         gap = calibration_gap(validation.labels, selection.scores[name])
         print(f"  {name:<9} {value:.4f}  largest calibration gap {gap:.3f}")
-    print(f"shipped: {selection.shipped}; call threshold (validation): {selection.threshold}")
+    print(f"shipped: {selection.shipped}")
     settings = Settings()
     shipped_scores = None
     for name in names:
@@ -119,13 +119,15 @@ def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
             print(f"contributions sum to the log-odds: max |diff| {np.max(np.abs(contributions.sum(1) - logit)):.2e}")
         if name == selection.shipped:
             shipped_scores = scores
+            threshold = call_threshold(candidate.model, validation)
+            print(f"call threshold (validation weeks, this model's scores): {threshold}")
             if args.output:
                 import json
 
                 args.output.write_text(json.dumps(candidate.model.to_json()) + "\n")
                 print(f"model written to {args.output}")
     assert shipped_scores is not None
-    seen = judge(test.labels, shipped_scores, test.starts, risk=selection.threshold["risk"])
+    seen = judge(test.labels, shipped_scores, test.starts, risk=threshold["risk"])
     print(
         f"\ncall threshold {seen.risk:.3f} on the test weeks: catches {seen.catch_rate:.1%} of no-shows with "
         f"{seen.calls_per_day:.0f} calls per day over {seen.days} days ({seen.precision:.1%} of calls reach a no-show)"
