@@ -232,6 +232,9 @@ class Settings(BaseSettings):
     app_cookie_samesite: Literal["lax", "strict", "none"] = Field(
         "lax", description="'none' (with HTTPS) when the EHR embeds the app in a cross-site iframe"
     )
+    # Live lists in the workspace merge fresh rows in place (smart_app/static/live.js) this often; tests shorten it.
+    ui_worklist_refresh_seconds: float = Field(60.0, gt=0, description="worklist rows refresh interval")
+    ui_inbox_refresh_seconds: float = Field(5.0, gt=0, description="inbox thread list refresh interval")
 
     # --- Populations, experience, complaints, education, indicators (fhircrm.segments / surveys / complaints /
     # education / indicators) ---

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from fhircrm.config import Settings
 from fhircrm.smartapp.sessions import AppSession
 from fhircrm.ui.access import screens
 from fhircrm.ui.clock import clinic_zone
@@ -18,9 +19,15 @@ def page(request: Request, session: AppSession, template: str, *, code: int = 20
     context.setdefault("active", template.split(".")[0])
     context.setdefault("screens", screens(request))
     context.setdefault("zone", clinic_zone(request.app.state.settings))
+    context.setdefault("refresh", refresh_seconds(request.app.state.settings))
     return templates.TemplateResponse(
         request, template, {"session": session, "csrf": session.csrf, **context}, status_code=code
     )
+
+
+def refresh_seconds(settings: Settings) -> dict[str, float]:
+    """How often the live lists merge in fresh rows (``data-live-seconds``; a test sets them short)."""
+    return {"worklist": settings.ui_worklist_refresh_seconds, "inbox": settings.ui_inbox_refresh_seconds}
 
 
 async def form_of(request: Request, session: AppSession) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """``/ui/inbox``: threads with unread/waiting state, reply on the patient's channel, escalate, close.
 
 The thread operations are the inbox package's (``fhircrm.inbox``); this module only renders them. The thread
-list refreshes itself every few seconds (htmx polling of a fragment), which is the live update.
+list refreshes itself every few seconds (smart_app/static/live.js merges the list fragment's rows by id),
+which is the live update.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ async def inbox_page(request: Request, session: AppSessionDep, store: SessionSto
     status = status if status in ("open", "closed", "all") else "open"
     rows = await _threads(store, status)
     template = "inbox_list.html" if request.query_params.get("fragment") == "list" else "inbox.html"
-    return page(request, session, template, rows=rows, status=status, selected=None)
+    # A thread page's list refresh names its thread, so the open thread stays marked in the refreshed list.
+    current = request.query_params.get("thread") if template == "inbox_list.html" else None
+    return page(request, session, template, rows=rows, status=status, selected={"id": current} if current else None)
 
 
 @router.get("/inbox/threads/{thread_id}", name="inbox_thread")
