@@ -54,7 +54,8 @@ def _field(item: dict, language: str, words: dict[str, str]) -> str:
             bounds = {e["url"].rsplit("/", 1)[-1]: e.get("valueInteger") for e in item.get("extension", [])}
             low, high = bounds.get("minValue", 0), bounds.get("maxValue", 10)
             options = [(str(n), str(n)) for n in range(low, high + 1)]
-            scale = f'<p class="scale"><span>{low}: {words["low"]}</span> <span>{high}: {words["high"]}</span></p>'
+            ends = f'<p class="scale"><span>{low}: {words["low"]}</span> <span>{high}: {words["high"]}</span></p>'
+            scale = ends if (low, high) == (0, 10) else ""  # "how likely" is the NPS question's wording only
         else:
             options = [
                 (o["valueCoding"]["code"], o["valueCoding"].get("display", o["valueCoding"]["code"]))
