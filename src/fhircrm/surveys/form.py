@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from fhircrm.assets import asset_url  # served by the app itself: the page keeps a style-src 'self' CSP
+
 TRANSLATION_URL = "http://hl7.org/fhir/StructureDefinition/translation"
 WORDS = {
     "en": {
@@ -31,7 +33,6 @@ WORDS = {
         "high": "muy probable",
     },
 }
-STYLESHEET = "/ui/static/patient.css"  # served by the app itself, so the page keeps a style-src 'self' CSP
 
 
 def _text(item: dict, language: str) -> str:
@@ -85,7 +86,7 @@ def page(title: str, body: str, language: str = "en", clinic: str = "") -> str:
     return (
         f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{escape(title)} · {name}</title><link rel="stylesheet" href="{STYLESHEET}"></head>'
+        f'<title>{escape(title)} · {name}</title><link rel="stylesheet" href="{asset_url("patient.css")}"></head>'
         f'<body class="patient"><header class="clinic"><p>{name}</p></header>'
         f"<main>{body}</main></body></html>"
     )

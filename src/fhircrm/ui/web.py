@@ -17,6 +17,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from fhircrm.assets import asset_url
 from fhircrm.errors import FhircrmError
 from fhircrm.ui.clock import local
 from fhircrm.ui.refusals import audit_refusal
@@ -27,6 +28,7 @@ templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 templates.env.filters["local"] = local  # {{ moment|local(zone) }}: the clinic's time, zone shown
+templates.env.globals["asset"] = asset_url  # {{ asset("app.css") }}: a fingerprinted, long-cached URL
 
 
 class PageError(Exception):
