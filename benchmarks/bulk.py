@@ -108,6 +108,7 @@ def export_phase(dsn: str, spool: Path) -> None:
                 if steps == 1:
                     print(f"peak RSS after the first step: {rss_mb():.0f} MB", flush=True)
             seconds = time.monotonic() - started
+            print(f"peak RSS after the last step: {rss_mb():.0f} MB (before the files are spooled out)", flush=True)
             async with engine.connect() as conn:
                 count = (
                     await conn.execute(sa.select(sa.func.sum(bulk_file.c.count)).where(bulk_file.c.job_id == job_id))
@@ -180,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             line = next(text for text in out.splitlines() if text.startswith("EXPORT "))
             _, exported, seconds, steps = line.split()
-            print(next((text for text in out.splitlines() if text.startswith("peak RSS")), ""))
+            for text in out.splitlines():
+                if text.startswith("peak RSS"):
+                    print(f"export: {text}")
             size = sum(p.stat().st_size for p in Path(folder).iterdir())
             print(
                 f"export: {int(exported):,} resources in {float(seconds):.1f}s, {int(steps)} steps = "
-                f"{int(exported) / float(seconds):,.0f} resources/s; peak RSS {export_rss:.0f} MB; "
+                f"{int(exported) / float(seconds):,.0f} resources/s; peak RSS of the process {export_rss:.0f} MB; "
                 f"{size / 1e6:.0f} MB of ndjson"
             )
             env = {k: v for k, v in os.environ.items() if not k.startswith("FHIRCRM_")}

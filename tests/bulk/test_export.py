@@ -148,3 +148,25 @@ async def test_capability_statement_advertises_the_bulk_operations(client: httpx
     group_ops = {op["name"]: op["definition"] for op in by_type["Group"]["operation"]}
     assert patient_ops["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
     assert group_ops["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
+
+
+async def test_expired_jobs_and_their_files_are_purged(
+    client: httpx.AsyncClient, app: FastAPI, seeded: list[dict]
+) -> None:
+    import sqlalchemy as sa
+
+    from fhircrm.bulk import jobs
+    from fhircrm.bulk.tables import bulk_file, bulk_job
+
+    location = await kick_off(client, "/$export", _type="Patient")
+    manifest = await manifest_of(client, location, app.state.engine, app.state.settings)
+    job_id = location.rsplit("/", 1)[1]
+    async with app.state.engine.begin() as conn:
+        expires = (await conn.execute(sa.select(bulk_job.c.expires_at).where(bulk_job.c.id == job_id))).scalar_one()
+        assert expires is not None  # set when the job finished
+        await conn.execute(sa.update(bulk_job).values(expires_at=expires.replace(year=2000)))
+    assert (await client.get(manifest["output"][0]["url"])).status_code == 404  # expired: gone at once
+    async with app.state.engine.begin() as conn:
+        assert await jobs.purge(conn) == 1
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(bulk_file))).scalar_one() == 0
+    assert (await client.get(location)).status_code == 404

@@ -1,6 +1,6 @@
 """Bulk Data export: what a kick-off asks for, checked under the caller's access, and the worker's steps.
 
-Every step reads through a store rebuilt from the kick-off's recorded caller (``owners.owner_store``: the same
+Every step reads through a store rebuilt from the kick-off's recorded caller (``jobs.caller_store``: the same
 ``SmartPolicy`` a request of that client gets today), type by type, each a search of the type under the caller's
 policy (``fhircrm.fhir.exports``): a system export needs what a system-level search needs, a Patient export
 holds the compartments of the patients the caller reaches, a Group export those of the group's members the
@@ -24,7 +24,7 @@ from fhircrm.fhir.resource_types import PATIENT_COMPARTMENT, RESOURCE_TYPE_SET, 
 from fhircrm.fhir.search.dates import InvalidDate, date_range
 from fhircrm.fhir.store import FhirStore, now
 from fhircrm.jobs.queue import Job
-from fhircrm.subscriptions.owners import OwnerRefused, owner_store
+from fhircrm.subscriptions.owners import OwnerRefused
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def run_step(conn: AsyncConnection, settings: Settings, job_id: str) -> No
     if job is None or job.status != "running":
         return  # cancelled, expired or already done: a late step does nothing
     try:
-        store = await owner_store(conn, settings, job.owner)
+        store = await jobs.caller_store(conn, settings, job.owner)
     except OwnerRefused:
         await jobs.fail(conn, job, jobs.OWNER_GONE, settings)
         return

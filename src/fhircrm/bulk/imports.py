@@ -30,7 +30,7 @@ from fhircrm.jobs.registry import RetryLater
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
 from fhircrm.subscriptions import endpoints
-from fhircrm.subscriptions.owners import OwnerRefused, owner_store
+from fhircrm.subscriptions.owners import OwnerRefused
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ async def run_step(conn: AsyncConnection, runtime: Runtime, job_id: str) -> None
     if job is None or job.status != "running":
         return
     try:
-        scope = (await owner_store(conn, settings, job.owner)).scope
+        scope = (await jobs.caller_store(conn, settings, job.owner)).scope
     except OwnerRefused:
         await jobs.fail(conn, job, jobs.OWNER_GONE, settings)
         return

@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fhircrm.bulk.tables import bulk_file, bulk_job
 from fhircrm.config import Settings
 from fhircrm.errors import NotFound
-from fhircrm.fhir.access import AccessPolicy
+from fhircrm.fhir.access import AccessPolicy, ServiceScope
 from fhircrm.fhir.search.dates import format_instant
+from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs.queue import enqueue, utcnow
-from fhircrm.subscriptions.owners import SERVICE, Owner, owner_of
+from fhircrm.subscriptions.owners import SERVICE, Owner, owner_of, owner_store
 
 EXPORT_STEP = "bulk.export"
 IMPORT_STEP = "bulk.import"
@@ -52,6 +53,18 @@ class BulkJob:
 def caller(policy: AccessPolicy | None) -> Owner:
     """The owner a kick-off records: the request's caller (development access and services: ``SERVICE``)."""
     return owner_of(policy) or SERVICE
+
+
+#: fhircrm's own bulk work (kicked off with development access, or by an operator's command)
+BULK_SERVICE = ServiceScope("bulk-data")
+
+
+async def caller_store(conn: AsyncConnection, settings: Settings, owner: Owner) -> FhirStore:
+    """A store that reads (and writes) as the job's client would today (``owners.owner_store``: roles resolved
+    again); raises ``OwnerRefused`` when its person or launch patient is gone."""
+    if owner.kind == "service":
+        return FhirStore(conn, max_count=settings.max_page_size, policy=BULK_SERVICE)
+    return await owner_store(conn, settings, owner)
 
 
 def _same(a: Owner, b: Owner) -> bool:
