@@ -34,13 +34,13 @@ import numpy as np
 from fhircrm.config import Settings
 from fhircrm.noshow.assess import band
 from fhircrm.noshow.candidates import lightgbm_contributions
-from fhircrm.noshow.dataset import Dataset, build_dataset
+from fhircrm.noshow.dataset import Dataset, build_dataset, outcome_rates
 from fhircrm.noshow.ehr_facts import district
 from fhircrm.noshow.features import FEATURES
-from fhircrm.noshow.metrics import report
+from fhircrm.noshow.metrics import auc, report
 from fhircrm.noshow.sessions import coverage, expected
 from fhircrm.noshow.threshold import judge
-from fhircrm.noshow.training import calibration_gap, call_threshold, fit_candidate, select
+from fhircrm.noshow.training import calibration_gap, call_threshold, fit_candidate, select, window
 from fhircrm.noshow.vitoria import Clinic, to_fhir
 
 
@@ -124,6 +124,19 @@ def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
             if args.output:
                 import json
 
+                candidate.model.meta.update(  # type: ignore[attr-defined]
+                    {
+                        "model": name,
+                        "prediction_instant": instant,
+                        "training_window": window(train),
+                        "validation": {"window": window(validation), "auc": selection.validation},
+                        "test": {"window": window(test), "auc": auc(test.labels, scores)},
+                        "call_threshold": threshold,
+                        "rates": outcome_rates(
+                            [a for a in clinic.appointments if a["start"][:10] < args.cutoff], clinic.patients
+                        ).frozen(),
+                    }
+                )
                 args.output.write_text(json.dumps(candidate.model.to_json()) + "\n")
                 print(f"model written to {args.output}")
     assert shipped_scores is not None
