@@ -136,3 +136,22 @@ async def test_downloading_a_file_is_audited_with_the_patients_it_holds(
         references(file_event)
     )
     assert len(events) == 3  # kick-off, status, file: every access leaves one
+
+
+async def test_an_objecting_patients_engagement_data_is_left_out_of_exports_but_their_own(
+    api: Api, secured: FastAPI, clean_engine: AsyncEngine
+) -> None:
+    from tests.security.conftest import token
+    from tests.security.test_consent_exports import objection
+
+    await seed(clean_engine, [*clinic(), objection("p1")])
+    async with api(token("system/*.rs")) as client:
+        location = await kick_off(client, "/$export", _type="Communication,Appointment,Consent")
+        exported = await download(client, await manifest_of(client, location, clean_engine, secured.state.settings))
+    ids = {f"{r['resourceType']}/{r['id']}" for r in exported}
+    assert {"Appointment/appt-p1", "Consent/optout-p1", "Communication/msg-p2"} <= ids  # the record stays
+    assert "Communication/msg-p1" not in ids
+    async with api(token("patient/*.rs launch/patient", patient="p1")) as client:
+        location = await kick_off(client, "/Patient/$export", _type="Communication")
+        exported = await download(client, await manifest_of(client, location, clean_engine, secured.state.settings))
+    assert [r["id"] for r in exported] == ["msg-p1"]

@@ -18,12 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.bulk import jobs
 from fhircrm.config import Settings
+from fhircrm.ehr.objections import denies_disclosure
 from fhircrm.errors import BadRequest, Forbidden, NotFound
 from fhircrm.fhir import exports
+from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.resource_types import PATIENT_COMPARTMENT, RESOURCE_TYPE_SET, RESOURCE_TYPES
 from fhircrm.fhir.search.dates import InvalidDate, date_range
 from fhircrm.fhir.store import FhirStore, now
-from fhircrm.jobs.queue import Job
+from fhircrm.jobs.queue import Job, utcnow
+from fhircrm.security.consent import ENGAGEMENT_TYPES
+from fhircrm.stores import open_store
 from fhircrm.subscriptions.owners import OwnerRefused
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 PARAMETERS = frozenset({"_type", "_since", "_typeFilter", "_outputFormat"})
 #: a Patient or Group export: the Patient compartment's types (the R4 CompartmentDefinition)
+#: a patient's objection to sharing hides these types of theirs from exports, as from ``$everything``
+CONSENT_HIDES = frozenset(ENGAGEMENT_TYPES)
+CONSENT_LOOKUP = ServiceScope("consent")
 COMPARTMENT_TYPES: tuple[str, ...] = tuple(t for t in RESOURCE_TYPES if t == "Patient" or t in PATIENT_COMPARTMENT)
 
 
@@ -167,6 +174,7 @@ async def run_step(conn: AsyncConnection, settings: Settings, job_id: str) -> No
     patients = await _patients(store, params)
     budget, written = settings.bulk_step_resources, 0
     index, after = int(cursor.get("index", 0)), int(cursor.get("after", 0))
+    hidden = await _objecting(conn, settings, job.owner.patient) if set(types[index:]) & CONSENT_HIDES else []
     while index < len(types) and budget > 0:
         resource_type = types[index]
         filters = [[tuple(p) for p in pairs] for pairs in params["filters"].get(resource_type, [])]
@@ -180,6 +188,7 @@ async def run_step(conn: AsyncConnection, settings: Settings, job_id: str) -> No
                 since=since,
                 filters=filters,
                 patients=patients,
+                hidden=hidden if resource_type in CONSENT_HIDES else (),
             )
         except Forbidden:  # the caller lost access to the type since the kick-off: nothing of it
             found = exports.Step([])
@@ -193,6 +202,20 @@ async def run_step(conn: AsyncConnection, settings: Settings, job_id: str) -> No
     await jobs.advance(
         conn, job, {"index": index, "after": after}, written, finished=index >= len(types), settings=settings
     )
+
+
+async def _objecting(conn: AsyncConnection, settings: Settings, own_patient: str | None) -> list[str]:
+    """The patients whose engagement data an export leaves out (``fhircrm.security.consent``: an active Consent
+    denying disclosure), but for the patient themself (a patient app's own export); read on fhircrm's behalf."""
+    consents = open_store(conn, settings, policy=CONSENT_LOOKUP).select("Consent", [("status", "active")])
+    at = utcnow()
+    out: set[str] = set()
+    for patient, provision in await consents.elements([("patient",), ("provision",)]):
+        reference = (patient or {}).get("reference", "") if isinstance(patient, dict) else ""
+        if reference.startswith("Patient/") and denies_disclosure(provision or {}, at):
+            out.add(reference.split("/", 1)[1])
+    out.discard(own_patient or "")
+    return sorted(out)
 
 
 async def _patients(store: FhirStore, params: dict) -> exports.Patients | None:

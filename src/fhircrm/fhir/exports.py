@@ -82,10 +82,12 @@ async def step(
     since: datetime | None = None,
     filters: Sequence[Sequence[tuple[str, str]]] = (),
     patients: Patients | None = None,
+    hidden: Sequence[str] = (),
 ) -> Step:
     """The next ``limit`` resources of ``resource_type`` with a primary key above ``after`` that the caller may
     search, last updated in [since, until], matching one of ``filters`` (if any), in the compartment of one of
-    ``patients`` (if given). Raises Forbidden when the caller may not search the type at all."""
+    ``patients`` (if given) and in none of the compartments of ``hidden`` (patients whose data of this type the
+    caller may not have: a consent objection). Raises Forbidden when the caller may not search the type at all."""
     restrict = store.restriction(resource_type)
     where: list[ColumnElement[bool]] = [
         resource.c.res_type == resource_type,
@@ -104,6 +106,8 @@ async def step(
         where.append(sa.or_(*(resource.c.id.in_(pks) for pks in compiled)))
     if patients is not None:
         where.append(_compartment(resource_type, patients))
+    if hidden:
+        where.append(sa.not_(_compartment(resource_type, list(hidden))))
     query = (
         sa.select(resource.c.id, sa.cast(resource.c.content, sa.Text))
         .where(*where)
