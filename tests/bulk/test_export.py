@@ -170,3 +170,12 @@ async def test_expired_jobs_and_their_files_are_purged(
         assert await jobs.purge(conn) == 1
         assert (await conn.execute(sa.select(sa.func.count()).select_from(bulk_file))).scalar_one() == 0
     assert (await client.get(location)).status_code == 404
+
+
+@pytest.mark.parametrize("job_id", ["nope", "%00", "2d8e1c4a-0000-4000-8000-000000000000", "x" * 300])
+async def test_unknown_status_and_file_urls_are_404(
+    client: httpx.AsyncClient, clean_engine: AsyncEngine, job_id: str
+) -> None:
+    assert (await client.get(f"/$bulk-status/{job_id}")).status_code == 404
+    assert (await client.delete(f"/$bulk-status/{job_id}")).status_code == 404
+    assert (await client.get(f"/$bulk-files/{job_id}/%C2%B2")).status_code == 404

@@ -11,6 +11,7 @@ else gets 404, as if the job did not exist.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs.queue import enqueue, utcnow
 from fhircrm.subscriptions.owners import SERVICE, Owner, owner_of, owner_store
 
+_JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 EXPORT_STEP = "bulk.export"
 IMPORT_STEP = "bulk.import"
 NDJSON = "application/fhir+ndjson"
@@ -126,7 +128,7 @@ async def load(conn: AsyncConnection, job_id: str, *, for_update: bool = False) 
 
 async def owned(conn: AsyncConnection, job_id: str, policy: AccessPolicy | None) -> BulkJob:
     """The job, if the caller kicked it off and it has not expired or been cancelled; else 404."""
-    job = await load(conn, job_id)
+    job = await load(conn, job_id) if _JOB_ID.match(job_id) else None
     if job is None or job.status == "cancelled" or not _same(job.owner, caller(policy)):
         raise NotFound("no such bulk job (unknown, expired, cancelled or not yours)")
     if job.expires_at is not None and job.expires_at < utcnow():

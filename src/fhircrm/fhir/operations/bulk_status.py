@@ -50,7 +50,9 @@ async def bulk_cancel(job_id: str, store: StoreDep) -> FhirResponse:
 @router.get("/$bulk-files/{job_id}/{file_id}", summary="One ndjson file of a bulk job")
 async def bulk_file(job_id: str, file_id: str, store: StoreDep) -> Response:
     job = await jobs.owned(store.conn, job_id, store.scope)
-    content = await jobs.read_file(store.conn, job, int(file_id) if file_id.isdigit() and len(file_id) < 18 else -1)
+    content = await jobs.read_file(
+        store.conn, job, int(file_id) if file_id.isascii() and file_id.isdigit() and len(file_id) < 18 else -1
+    )
     # the audit record names what the file holds, as for a search page
     store.accessed.extend(orjson.loads(line) for line in content.splitlines() if line)
     return Response(content, 200, media_type=jobs.NDJSON)
