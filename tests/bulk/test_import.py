@@ -201,6 +201,10 @@ async def test_import_operation_pulls_ndjson_by_url_and_reports_refusals(
         {"output": [{"type": "Patient", "url": "file:///etc/passwd"}]},
         {"output": [{"type": "Nope", "url": "https://example.org/x.ndjson"}]},
         {"output": [{"type": "Patient", "url": "http://169.254.169.254/latest/meta-data"}]},
+        {"output": [{"type": ["Patient"], "url": "https://example.org/x.ndjson"}]},
+        {"resourceType": "Parameters", "parameter": 7},
+        {"resourceType": "Parameters", "parameter": [{"name": "input", "part": 7}]},
+        {"inputFormat": ["x"], "output": []},
         {"inputFormat": "text/csv", "output": [{"type": "Patient", "url": "https://example.org/x.ndjson"}]},
     ],
 )

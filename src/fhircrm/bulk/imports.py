@@ -38,27 +38,31 @@ INPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndj
 MAX_INPUTS = 1000
 
 
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def inputs_of(body: object) -> list[dict]:
     """[{type, url}] from a Parameters resource or a manifest; 400 naming what is wrong."""
     if not isinstance(body, dict):
         raise BadRequest("$import takes a Parameters resource or a manifest (a JSON object)")
     found: list[dict] = []
     if body.get("resourceType") == "Parameters":
-        for item in body.get("parameter") or []:
+        for item in _list(body.get("parameter")):
             if not isinstance(item, dict):
                 continue
             name = item.get("name")
-            if name == "inputFormat" and item.get("valueCode", item.get("valueString")) not in INPUT_FORMATS:
+            if name == "inputFormat" and str(item.get("valueCode", item.get("valueString"))) not in INPUT_FORMATS:
                 raise BadRequest("inputFormat must be application/fhir+ndjson", expression="inputFormat")
             if name == "input":
-                parts = {p.get("name"): p for p in item.get("part") or [] if isinstance(p, dict)}
+                parts = {str(p.get("name")): p for p in _list(item.get("part")) if isinstance(p, dict)}
                 url = next((v for k, v in (parts.get("url") or {}).items() if k.startswith("value")), None)
                 kind = next((v for k, v in (parts.get("type") or {}).items() if k.startswith("value")), None)
                 found.append({"type": kind, "url": url})
     elif "resourceType" in body:
         raise BadRequest("$import takes a Parameters resource or a manifest", expression="resourceType")
     else:
-        if body.get("inputFormat") not in (None, *INPUT_FORMATS):
+        if body.get("inputFormat") is not None and str(body.get("inputFormat")) not in INPUT_FORMATS:
             raise BadRequest("inputFormat must be application/fhir+ndjson", expression="inputFormat")
         items = body.get("input", body.get("output"))
         if not isinstance(items, list):
@@ -71,7 +75,7 @@ def inputs_of(body: object) -> list[dict]:
     for i, item in enumerate(found):
         if not isinstance(item["url"], str) or not item["url"].startswith(("http://", "https://")):
             raise BadRequest(f"input {i + 1} needs an http(s) url", expression="input.url")
-        if item["type"] is not None and item["type"] not in RESOURCE_TYPE_SET:
+        if item["type"] is not None and (not isinstance(item["type"], str) or item["type"] not in RESOURCE_TYPE_SET):
             raise BadRequest(f"input {i + 1} names an unknown resource type", expression="input.type")
     return found
 
