@@ -223,3 +223,17 @@ async def test_capability_statement_says_what_messaging_supports(client: httpx.A
     ]
     operations = {op["name"] for op in statement["rest"][0]["operation"]}
     assert "process-message" in operations
+
+
+async def test_odd_shapes_in_a_message_are_answered_not_500(
+    client: httpx.AsyncClient, clean_engine: AsyncEngine
+) -> None:
+    odd = message("patient-registered", patient())
+    odd["entry"][0]["resource"]["focus"] = 7
+    assert answer(await send(client, odd))["response"]["code"] == "ok"
+    odd = message("patient-registered", patient("mp3"))
+    odd["entry"][0]["resource"]["focus"] = [{"reference": ["x"]}]
+    assert answer(await send(client, odd))["response"]["code"] == "ok"
+    odd = message("patient-registered", patient("mp4"))
+    odd["entry"].append({"resource": 7})
+    assert answer(await send(client, odd))["response"]["code"] == "fatal-error"

@@ -127,7 +127,8 @@ async def _write(store: FhirStore, bundle: dict, header: dict, event: MessageEve
 
 def _check_focus(header: dict, items: list[dict], event: MessageEvent) -> None:
     """The focus the event needs is in the message, with the status the event means."""
-    focus = {ref.get("reference") for ref in header.get("focus") or [] if isinstance(ref, dict)}
+    listed = header.get("focus") if isinstance(header.get("focus"), list) else []
+    focus = {ref["reference"] for ref in listed if isinstance(ref, dict) and isinstance(ref.get("reference"), str)}
     candidates = [
         item["resource"]
         for item in items
