@@ -164,7 +164,6 @@ async def test_every_staff_and_patient_page_has_no_wcag_aa_violation(clinic: tup
             ("/ui/inbox", "staff-inbox"),
             ("/ui/dashboard", "staff-dashboard"),
             ("/ui/attendance", "staff-attendance"),
-            (f"/ui/patients/{DEMO_PATIENT}", "staff-patient-360"),
             ("/ui/patients", "staff-patient-search"),
         ]:
             await page.goto(base + path)
@@ -177,6 +176,11 @@ async def test_every_staff_and_patient_page_has_no_wcag_aa_violation(clinic: tup
         await page.locator(".threads li a").first.click()
         await page.locator("#h-thread").wait_for()
         await check(page, "staff-thread", found)
+        await page.get_by_role("link", name="Patient 360").click()  # a patient of this team, with messages
+        await page.locator("#patient-name").wait_for()
+        timeline = page.get_by_label("Conversation timeline, scrollable")
+        assert await timeline.get_attribute("tabindex") == "0"  # the scrollable region is reachable by keyboard
+        await check(page, "staff-patient-360", found)
         await page.goto(f"{base}/ui/admin")  # a coordinator is refused: the refusal page counts too
         await check(page, "staff-refused", found)
 
