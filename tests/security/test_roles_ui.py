@@ -57,6 +57,32 @@ async def test_an_administrator_opens_the_admin_page_and_no_clinical_screen(
         assert "for clinicians, care coordinators and supervisors" in response.text
 
 
+async def test_the_admin_page_shows_each_ehr_notification_and_what_the_watch_flagged(
+    browser_client: httpx.AsyncClient, staffed: FastAPI
+) -> None:
+    from datetime import datetime
+
+    from fhircrm.subscriptions.tables import ehr_subscription_watch as watch
+
+    now = datetime(2026, 12, 2, 15, 0)
+    heard = {"name": "criteria-appointment-booked", "event": "appointment-booked", "last_heard_at": now}
+    flagged = {"name": "criteria-encounter-finished", "event": "encounter-finished", "flagged_at": now}
+    flagged["flag_reason"] = "silent while the EHR changed 3 Encounter it should have notified"
+    base = {"kind": "criteria", "resource_type": "", "registered_at": now}
+    async with staffed.state.engine.begin() as conn:
+        for row in (heard, flagged):
+            await conn.execute(watch.insert().values(**base, **row))
+    try:
+        assert (await ehr_launch(browser_client, user=ADMIN)).status_code == 303
+        page = (await browser_client.get("/ui/admin")).text
+    finally:
+        async with staffed.state.engine.begin() as conn:
+            await conn.execute(watch.delete())
+    assert "Notifications from the EHR" in page
+    assert "appointment-booked" in page and "10:00 EST" in page  # heard at 15:00 UTC, shown in the clinic's zone
+    assert "flagged" in page and "silent while the EHR changed 3 Encounter" in page
+
+
 async def test_a_coordinator_is_refused_the_admin_page_and_the_refusal_is_audited(
     browser_client: httpx.AsyncClient, staffed: FastAPI
 ) -> None:
