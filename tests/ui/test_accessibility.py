@@ -91,6 +91,7 @@ async def _add_administrator(settings: Settings) -> None:
                 for n in range(3)
             ]
             await store.apply([Operation("PUT", r["resourceType"], r["id"], r) for r in (practitioner, role, *tasks)])
+            await _watch_rows(conn)
     finally:
         await engine.dispose()
 
@@ -306,3 +307,18 @@ async def test_the_inbox_list_refresh_keeps_focus_on_a_thread_link(clinic: tuple
         assert page.url.endswith("/ui/inbox")
     finally:
         await context.close()
+
+
+async def _watch_rows(conn: object) -> None:
+    """Two notifications from the EHR on the admin page: one heard, one the watch flagged (issue 19)."""
+    from datetime import datetime
+
+    from fhircrm.subscriptions.tables import ehr_subscription_watch as watch
+
+    now = datetime(2026, 12, 2, 15, 0)
+    base = {"kind": "criteria", "resource_type": "", "registered_at": now}
+    heard = {"name": "criteria-appointment-booked", "event": "appointment-booked", "last_heard_at": now}
+    flagged = {"name": "criteria-encounter-finished", "event": "encounter-finished", "flagged_at": now}
+    flagged["flag_reason"] = "silent while the EHR changed 3 Encounter it should have notified"
+    for row in (heard, flagged):
+        await conn.execute(watch.insert().values(**base, **row))  # type: ignore[attr-defined]
