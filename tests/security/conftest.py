@@ -147,3 +147,35 @@ def clinic() -> list[dict]:
             },
         ]
     return out
+
+
+# --- the two-site clinic of roles_clinic, with roles enforced ---------------------------------------------------
+
+USER_SCOPES = "openid fhirUser user/*.cruds"
+Client = Callable[..., httpx.AsyncClient]
+
+
+def client_of(app: FastAPI, bearer: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Accept": "application/fhir+json", "Authorization": f"Bearer {bearer}"}
+    return httpx.AsyncClient(transport=transport, base_url=FHIR_BASE, headers=headers)
+
+
+@pytest.fixture
+async def clinic_app(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
+    from tests.security.roles_clinic import two_sites
+
+    await seed(clean_engine, *two_sites())
+    async with secured_app(clean_engine, database_url, roles_enforced=True) as app:
+        yield app
+
+
+@pytest.fixture
+def as_user(clinic_app: FastAPI) -> Client:
+    """``as_user("co-n")``: a client of the API for Practitioner/co-n with user/*.cruds (or ``scope``)."""
+
+    def make(practitioner: str, scope: str = USER_SCOPES, **claims: Any) -> httpx.AsyncClient:
+        claims.setdefault("fhirUser", f"Practitioner/{practitioner}")
+        return client_of(clinic_app, token(scope, **claims))
+
+    return make

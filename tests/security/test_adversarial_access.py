@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,9 +22,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.security.conftest import FHIR_BASE, secured_app, seed, token
-from tests.security.roles_clinic import ALL_PATIENTS, role, two_sites
-from tests.security.test_roles import USER_SCOPES, client_of
+from tests.security.conftest import FHIR_BASE, USER_SCOPES, client_of, token
+from tests.security.roles_clinic import ALL_PATIENTS, role
 
 from fhircrm.config import CRM_ROLE_SYSTEM
 
@@ -333,13 +332,6 @@ def attempts(attacker: Attacker) -> list[Attempt]:
     return found
 
 
-@pytest.fixture
-async def clinic(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
-    await seed(clean_engine, *two_sites())
-    async with secured_app(clean_engine, database_url, roles_enforced=True) as app:
-        yield app
-
-
 async def _fingerprint(engine: AsyncEngine) -> tuple:
     async with engine.connect() as conn:
         rows = await conn.execute(sa.text("SELECT count(*), coalesce(sum(version), 0) FROM resource"))
@@ -380,9 +372,9 @@ async def _send(client: httpx.AsyncClient, attempt: Attempt) -> httpx.Response:
 
 @pytest.mark.parametrize("attacker", ATTACKERS, ids=lambda a: a.kind)
 async def test_nobody_reaches_a_patient_out_of_their_reach(
-    clinic: FastAPI, clean_engine: AsyncEngine, attacker: Attacker, capsys: pytest.CaptureFixture[str]
+    clinic_app: FastAPI, clean_engine: AsyncEngine, attacker: Attacker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client = client_of(clinic, token(attacker.scope, **attacker.claims))
+    client = client_of(clinic_app, token(attacker.scope, **attacker.claims))
     wrong: list[str] = []
     statuses: Counter[int] = Counter()
     tried = attempts(attacker)

@@ -4,51 +4,33 @@ changed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.security.conftest import secured_app, seed, token
-from tests.security.roles_clinic import role, two_sites
+from tests.security.conftest import Client, client_of, token
+from tests.security.roles_clinic import role
 from tests.security.test_audit_events import audit_events, references
-from tests.security.test_roles import USER_SCOPES, client_of, found, patients, refused
+from tests.security.test_roles import found, patients, refused
 
 from fhircrm.config import CRM_ROLE_SYSTEM
 
 PATIENT_APP = "launch/patient patient/*.cruds"
-Client = Callable[..., httpx.AsyncClient]
 
 
 @pytest.fixture
-async def clinic(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
-    await seed(clean_engine, *two_sites())
-    async with secured_app(clean_engine, database_url, roles_enforced=True) as app:
-        yield app
-
-
-@pytest.fixture
-def as_user(clinic: FastAPI) -> Client:
-    def make(practitioner: str, scope: str = USER_SCOPES, **claims: Any) -> httpx.AsyncClient:
-        claims.setdefault("fhirUser", f"Practitioner/{practitioner}")
-        return client_of(clinic, token(scope, **claims))
-
-    return make
-
-
-@pytest.fixture
-def as_patient(clinic: FastAPI) -> Client:
+def as_patient(clinic_app: FastAPI) -> Client:
     def make(patient: str, scope: str = PATIENT_APP) -> httpx.AsyncClient:
-        return client_of(clinic, token(scope, patient=patient, fhirUser=f"Patient/{patient}"))
+        return client_of(clinic_app, token(scope, patient=patient, fhirUser=f"Patient/{patient}"))
 
     return make
 
 
 @pytest.fixture
-def as_system(clinic: FastAPI) -> Callable[[], httpx.AsyncClient]:
-    return lambda: client_of(clinic, token("system/*.cruds", fhirUser=None, sub="backend"))
+def as_system(clinic_app: FastAPI) -> Callable[[], httpx.AsyncClient]:
+    return lambda: client_of(clinic_app, token("system/*.cruds", fhirUser=None, sub="backend"))
 
 
 def _with_code(resource: dict, code: str) -> dict:

@@ -5,45 +5,14 @@ The clinic is ``roles_clinic.two_sites``; every test runs on PostgreSQL and SQLi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.security.conftest import FHIR_BASE, secured_app, seed, token
+from tests.security.conftest import FHIR_BASE, USER_SCOPES, Client, client_of, secured_app, seed, token
 from tests.security.roles_clinic import ALL_PATIENTS, NURSE_CODE, SNOMED, TEAM_PATIENTS, two_sites
 from tests.security.test_audit_events import audit_events, references
 
 from fhircrm.config import CRM_ROLE_SYSTEM
-
-USER_SCOPES = "openid fhirUser user/*.cruds"
-Client = Callable[..., httpx.AsyncClient]
-
-
-def client_of(app: FastAPI, bearer: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    headers = {"Accept": "application/fhir+json", "Authorization": f"Bearer {bearer}"}
-    return httpx.AsyncClient(transport=transport, base_url=FHIR_BASE, headers=headers)
-
-
-@pytest.fixture
-async def clinic_app(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[FastAPI]:
-    await seed(clean_engine, *two_sites())
-    async with secured_app(clean_engine, database_url, roles_enforced=True) as app:
-        yield app
-
-
-@pytest.fixture
-def as_user(clinic_app: FastAPI) -> Client:
-    """``as_user("co-n")``: a client of the API for Practitioner/co-n with user/*.cruds (or ``scope``)."""
-
-    def make(practitioner: str, scope: str = USER_SCOPES, **claims: Any) -> httpx.AsyncClient:
-        claims.setdefault("fhirUser", f"Practitioner/{practitioner}")
-        return client_of(clinic_app, token(scope, **claims))
-
-    return make
 
 
 async def found(client: httpx.AsyncClient, path: str, **params: str) -> set[str]:
