@@ -22,7 +22,11 @@ APPEND_ONLY = frozenset({"AuditEvent"})
 class AccessPolicy(Protocol):
     def allow(self, interaction: str, resource_type: str) -> Branches:
         """``interaction``: read, vread, history-instance, search, history-type, history-system,
-        search-system, create, update, patch, delete. Raise Forbidden when not allowed at all."""
+        search-system, create, update, patch, delete, operation, notify. Raise Forbidden when not allowed at all.
+
+        A policy may also define ``check_change(resource_type, before, after)`` (raise Forbidden for a write
+        whose content it refuses, e.g. someone changing their own roles) and ``async after_write(conn, changes)``
+        (e.g. audit role changes); the store calls them when present, inside the writing transaction."""
         ...
 
 
