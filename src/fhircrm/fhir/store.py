@@ -74,7 +74,7 @@ def parse_etag(value: str) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # int() would take " 1\x0b", "1_0", "١"
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # int() takes " 1\x0b", "1_0", non-ASCII digits
         raise BadRequest(f"not a version ETag: {escaped(value, 40)!r}", expression="If-Match")
     return int(text)
 
