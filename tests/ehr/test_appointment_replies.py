@@ -4,12 +4,11 @@ becomes ``accepted`` there, once; a patient who objects to data sharing is not w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.fixtures.sekmet import Stack, ehr_post, wait_for
+from tests.fixtures.sekmet import Stack, book_in_ehr, wait_for
 from tests.fixtures.stores import TESTS
 
 from fhircrm.channels.inbound import InboundMessage, receive
@@ -39,21 +38,7 @@ async def _local(stack: Stack, resource_type: str, fhir_id: str) -> dict | None:
 
 async def _booked_in_the_ehr(stack: Stack, phone: str) -> tuple[dict, dict]:
     await registration.register(stack.ehr_client(), stack.settings, kind="criteria", names=WATCHED)
-    patient = await ehr_post(
-        stack.ehr,
-        {"resourceType": "Patient", "name": [{"family": "Reply"}], "telecom": [{"system": "phone", "value": phone}]},
-    )
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
-    appointment = await ehr_post(
-        stack.ehr,
-        {
-            "resourceType": "Appointment",
-            "status": "booked",
-            "start": start.isoformat().replace("+00:00", "Z"),
-            "end": (start + timedelta(minutes=20)).isoformat().replace("+00:00", "Z"),
-            "participant": [{"actor": {"reference": f"Patient/{patient['id']}"}, "status": "needs-action"}],
-        },
-    )
+    patient, appointment = await book_in_ehr(stack.ehr, family="Reply", phone=phone)
 
     async def mirrored() -> bool:
         return bool(

@@ -5,13 +5,12 @@ are in place from the first start, no ``journeys load``), the patient's "C" repl
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.fixtures.cli import cli_env, run_fhircrm
-from tests.fixtures.sekmet import NOTIFICATION_SECRET, Stack, ehr_post, wait_for
+from tests.fixtures.sekmet import NOTIFICATION_SECRET, Stack, book_in_ehr, wait_for
 from tests.fixtures.stores import TESTS
 
 from fhircrm.channels.inbound import InboundMessage, receive
@@ -40,21 +39,7 @@ async def test_register_book_confirm_from_a_fresh_database(stack: Stack, tmp_pat
     await wait_for(all_active, within=15, interval=0.2)  # the handshakes reached fhircrm's listener
 
     phone = "+1555" + str(uuid.uuid4().int)[:7]
-    patient = await ehr_post(
-        stack.ehr,
-        {"resourceType": "Patient", "name": [{"family": "Live"}], "telecom": [{"system": "phone", "value": phone}]},
-    )
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
-    appointment = await ehr_post(
-        stack.ehr,
-        {
-            "resourceType": "Appointment",
-            "status": "booked",
-            "start": start.isoformat().replace("+00:00", "Z"),
-            "end": (start + timedelta(minutes=20)).isoformat().replace("+00:00", "Z"),
-            "participant": [{"actor": {"reference": f"Patient/{patient['id']}"}, "status": "needs-action"}],
-        },
-    )
+    _, appointment = await book_in_ehr(stack.ehr, family="Live", phone=phone)
 
     async def timers() -> set[str]:
         async with stack.engine.connect() as conn:
