@@ -100,4 +100,4 @@ async def _reply(writer: Writer, invitation: dict, text: str, provider_id: str) 
 @pytest.fixture
 def journey_writer(clean_engine: AsyncEngine, database_url: str) -> Writer:
     """A writer whose journeys are read fresh (no cache between loading and the visit)."""
-    return Writer(clean_engine, Settings(environment="test", database_url=database_url, journeys_cache_seconds=0))
+    return Writer(clean_engine, Settings(environment="test", database_url=database_url))
