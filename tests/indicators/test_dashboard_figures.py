@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from tests.fixtures.populations import NOW, Writer
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.indicators.dashboard import dashboard_figures
 from fhircrm.indicators.slices import SERVICE_LINE_SYSTEM
-from fhircrm.timers.clock import fhir_datetime
 
 RISK = "http://terminology.hl7.org/CodeSystem/risk-probability"
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.fixtures.journeys import Clinic, at
 
-from fhircrm.timers.clock import parse_fhir_datetime
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.timers.resources import timer_key
 
 

@@ -14,6 +14,7 @@ from tests.fixtures.database import create_pg_database, drop_pg_database
 from tests.fixtures.journeys import Clinic, at
 from tests.fixtures.stores import TESTS
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.db import create_engine
 from fhircrm.fhir.access import ServiceScope
@@ -21,7 +22,6 @@ from fhircrm.journeys.definitions import parse_journey
 from fhircrm.journeys.load import default_journey_files, install_default_journeys
 from fhircrm.journeys.plandefinition import to_plan_definition
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import parse_fhir_datetime
 from fhircrm.timers.resources import timer_key
 
 SCOPE = ServiceScope("journeys")

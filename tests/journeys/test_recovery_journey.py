@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.fixtures.journeys import Clinic, at
 
-from fhircrm.timers.clock import current_time
+from fhircrm.clock import current_time
 
 
 async def test_a_no_show_gets_reschedule_outreach_and_then_a_task(clinic: Clinic) -> None:

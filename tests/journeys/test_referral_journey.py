@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from tests.fixtures.journeys import Clinic, at
 
-from fhircrm.timers.clock import current_time
+from fhircrm.clock import current_time
 
 FOLLOW_UP = "http://fhircrm.org/CodeSystem/task-type|referral-follow-up"
 

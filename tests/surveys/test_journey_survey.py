@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.populations import Writer
 
 from fhircrm.channels.inbound import InboundMessage, InboundOutcome, receive
+from fhircrm.clock import fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.journeys.library import LIBRARY
 from fhircrm.journeys.load import load_journeys
 from fhircrm.surveys.codes import NPS_URL, TASK_TYPE_SYSTEM
 from fhircrm.surveys.questionnaires import shipped
-from fhircrm.timers.clock import fhir_datetime
 from fhircrm.timers.sweep import sweep_until_idle
 
 PHONE = "+15551230077"

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.journeys import Clinic
 from tests.fixtures.stores import TESTS
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.fhir.store import Operation
 from fhircrm.jobs.tables import job
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import fhir_datetime
 from fhircrm.timers.resources import timer_key
 
 #: The issue's number. Planning is batched (100 booking events per transaction, one write for their timers and

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from tests.fixtures.browser import DEMO_PATIENT, ehr_launch
 from tests.fixtures.stores import TESTS
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import fhir_datetime
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from fhircrm.timers.clock import fhir_datetime
+from fhircrm.clock import fhir_datetime
 from fhircrm.timers.resources import TimerPlan
 
 API = "http://testserver/api/waitlist/offers"

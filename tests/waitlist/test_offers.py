@@ -6,9 +6,9 @@ import pytest
 from tests.fixtures.journeys import Clinic, at
 from tests.fixtures.stores import TESTS
 
+from fhircrm.clock import current_time
 from fhircrm.errors import Conflict
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time
 from fhircrm.timers.resources import timer_key
 from fhircrm.waitlist.offers import accept_offer, recovered_slots
 

@@ -10,8 +10,8 @@ from tests.fixtures.journeys import Clinic, at
 from tests.fixtures.stores import TESTS
 from tests.waitlist.test_offers import SERVICE, offers_of, waitlisted
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.timers.resources import data_of, timer_key
 from fhircrm.waitlist.offers import accept_offer, offer_freed_slot
 

@@ -7,8 +7,8 @@ from tests.fixtures.stores import TESTS
 from tests.waitlist.test_offers import SERVICE, cancel_a_cardiology_slot, offers_of
 
 from fhircrm.channels.inbound import InboundMessage, receive
+from fhircrm.clock import current_time, parse_fhir_datetime
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time, parse_fhir_datetime
 from fhircrm.timers.resources import timer_key
 from fhircrm.waitlist.offers import RECOVERED_SYSTEM, recovered_slots
 

@@ -155,8 +155,8 @@ async def _answers_survey(store: FhirStore, settings: Settings, reply: dict) -> 
     """Record the reply (the inbound Communication about to be stored) as the survey's answer when it is a valid
     score (the path the MessageReceived consumer takes too; a second answer to one invitation is refused there, so
     one reply never counts twice)."""
+    from fhircrm.clock import current_time
     from fhircrm.surveys.replies import answer_from_reply
-    from fhircrm.timers.clock import current_time
 
     return await answer_from_reply(store, reply, current_time(settings)) is not None
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.complaints.codes import BUSINESS_STATUS_SYSTEM, FLAG_SYSTEM, OPEN_STATUSES, TASK_TYPE_SYSTEM
 from fhircrm.config import Settings
 from fhircrm.errors import Conflict, NotFound, Unprocessable
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys import send_survey
 from fhircrm.surveys.codes import CSAT_URL
-from fhircrm.timers.clock import fhir_datetime
 
 
 async def close_complaint(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.complaints.codes import (
     ACK_DUE_URL,
     BUSINESS_STATUS_SYSTEM,
@@ -18,7 +19,6 @@ from fhircrm.complaints.codes import (
 )
 from fhircrm.errors import Unprocessable
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import fhir_datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from fhircrm.clock import current_time
 from fhircrm.complaints.close import close_complaint
 from fhircrm.complaints.intake import Complaint, open_complaint
 from fhircrm.deps import StoreDep
-from fhircrm.timers.clock import current_time
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 

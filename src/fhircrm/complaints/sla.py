@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.complaints.codes import (
     ACK_DUE_URL,
     CRM_ROLE_SYSTEM,
@@ -17,7 +18,6 @@ from fhircrm.complaints.codes import (
     TASK_TYPE_SYSTEM,
 )
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 
 log = logging.getLogger(__name__)
 

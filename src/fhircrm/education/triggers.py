@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from fhircrm.clock import current_time, parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.education.library import for_condition, for_service
 from fhircrm.education.send import send_education
 from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventName
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import current_time, parse_fhir_datetime
 
 PREPARATION_LEAD = timedelta(days=2)
 

@@ -12,11 +12,11 @@ from fhircrm.fhir.access import ServiceScope
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fhircrm.clock import current_time, parse_fhir_datetime
     from fhircrm.db import create_engine
     from fhircrm.indicators.compute import compute_all
     from fhircrm.indicators.slices import Slice
     from fhircrm.stores import open_store
-    from fhircrm.timers.clock import current_time, parse_fhir_datetime
 
     settings = get_settings()
     end = parse_fhir_datetime(args.end) if args.end else current_time(settings)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.indicators.slices import Slice
-from fhircrm.timers.clock import fhir_datetime
 
 MEASURE_BASE = "http://fhircrm.org/Measure/"
 SLICE_URL = "http://fhircrm.org/StructureDefinition/indicator-slice"

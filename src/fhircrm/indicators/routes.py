@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from fhircrm.clock import current_time, parse_fhir_datetime
 from fhircrm.deps import StoreDep
 from fhircrm.errors import BadRequest
 from fhircrm.indicators.compute import compute, compute_all
 from fhircrm.indicators.report import measure_report
 from fhircrm.indicators.slices import Slice
-from fhircrm.timers.clock import current_time, parse_fhir_datetime
 
 router = APIRouter(prefix="/api/indicators", tags=["indicators"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fhircrm.timers.clock import fhir_datetime
+from fhircrm.clock import fhir_datetime
 
 SERVICE_LINE_SYSTEM = "http://fhircrm.org/CodeSystem/service-line"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, INBOX_SYSTEM
 from fhircrm.inbox.threads import channel_of
 from fhircrm.indicators.counting import Members, fetch, med, rate
 from fhircrm.indicators.slices import Slice
-from fhircrm.timers.clock import parse_fhir_datetime
 
 TASK_TYPE_SYSTEM = "http://fhircrm.org/CodeSystem/task-type"
 SERVICE_LINE_URL = "http://fhircrm.org/StructureDefinition/service-line"

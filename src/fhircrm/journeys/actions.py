@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.journeys.context import JourneyContext
 from fhircrm.journeys.definitions import Step, parse_timing
-from fhircrm.timers.clock import fhir_datetime
 from fhircrm.timers.plan import revoke_timers
 from fhircrm.timers.resources import MESSAGE, TIMER_IDENTIFIER_SYSTEM, TimerPlan
 

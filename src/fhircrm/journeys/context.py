@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 
 SERVICE_LINE_SYSTEM = "http://fhircrm.org/CodeSystem/service-line"
 CLOSED_TASK = frozenset({"completed", "cancelled", "failed", "rejected", "entered-in-error"})

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.clock import current_time, parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.events import DomainEvent
 from fhircrm.fhir.access import ServiceScope
@@ -24,7 +25,6 @@ from fhircrm.journeys.context import JourneyContext
 from fhircrm.journeys.definitions import Journey, Step
 from fhircrm.journeys.library import LIBRARY, JourneyLibrary
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time, parse_fhir_datetime
 from fhircrm.timers.hours import patient_zone, within_contact_hours
 from fhircrm.timers.plan import plan_timers
 from fhircrm.timers.resources import data_of, timer_key

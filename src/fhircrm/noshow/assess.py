@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore, Operation
@@ -18,7 +19,6 @@ from fhircrm.noshow.ehr_facts import Facts, FrozenRates
 from fhircrm.noshow.features import appointment_features, coordinates, distance_km, patient_ref
 from fhircrm.noshow.history import History
 from fhircrm.noshow.model import NoShowModel, load_model
-from fhircrm.timers.clock import fhir_datetime
 
 RISK_SYSTEM = "http://fhircrm.org/noshow-risk"
 RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"

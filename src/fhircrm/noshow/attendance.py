@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.assess import recorded, unrecorded
 from fhircrm.noshow.sessions import Expected, expected
-from fhircrm.timers.clock import parse_fhir_datetime
 
 
 @dataclass(frozen=True, slots=True)

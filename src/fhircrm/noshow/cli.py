@@ -16,9 +16,9 @@ T = TypeVar("T")
 
 
 def _with_store(work: Callable[..., Awaitable[T]]) -> T:
+    from fhircrm.clock import current_time
     from fhircrm.db import create_engine
     from fhircrm.stores import open_store
-    from fhircrm.timers.clock import current_time
 
     settings = get_settings()
 

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import numpy as np
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.noshow.ehr_facts import Facts, RollingRates, district, practitioner
 from fhircrm.noshow.features import FEATURES, appointment_features, label, patient_ref
 from fhircrm.noshow.history import History
-from fhircrm.timers.clock import parse_fhir_datetime
 
 REMINDER_COUNT_EXTENSION = "http://fhircrm.org/StructureDefinition/reminders-received"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.noshow.history import day_start
-from fhircrm.timers.clock import parse_fhir_datetime
 
 SNOMED = "http://snomed.info/sct"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.noshow.ehr_facts import (
     CONDITION_FEATURES,
     Facts,
@@ -47,7 +48,6 @@ from fhircrm.noshow.ehr_facts import (
     welfare_coverage,
 )
 from fhircrm.noshow.history import History
-from fhircrm.timers.clock import parse_fhir_datetime
 
 SERVICE_LINE_SYSTEM = "http://fhircrm.org/CodeSystem/service-line"
 SERVICE_LINES = ("primary-care", "cardiology", "dermatology", "pediatrics", "physiotherapy")

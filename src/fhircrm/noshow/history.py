@@ -14,7 +14,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from fhircrm.timers.clock import parse_fhir_datetime
+from fhircrm.clock import parse_fhir_datetime
 
 VISITED = frozenset({"fulfilled", "arrived", "checked-in"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.clock import current_time
 from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventConsumers, EventName
 from fhircrm.fhir.access import ServiceScope
@@ -11,7 +12,6 @@ from fhircrm.jobs.registry import JobRegistry
 from fhircrm.noshow.assess import assess_appointment, deferred_assessments
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time
 
 
 def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.noshow.ehr_facts import ACT_CODE, CONDITION_CLINICAL, DISABILITY_COUNT_EXTENSION, SNOMED
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 CONDITION_COLUMNS = {

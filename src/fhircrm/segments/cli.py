@@ -32,8 +32,8 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    from fhircrm.clock import current_time
     from fhircrm.segments.refresh import refresh_all, refresh_segment
-    from fhircrm.timers.clock import current_time
 
     async def work(store, settings):  # type: ignore[no-untyped-def]
         if args.segment:

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.segments.rules import SegmentRule, parse_rule
-from fhircrm.timers.clock import fhir_datetime
 
 SEGMENT_SYSTEM = "http://fhircrm.org/segment"
 GROUP_KIND_SYSTEM = "http://fhircrm.org/CodeSystem/group-kind"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.clock import current_time as clock_now
 from fhircrm.events import DomainEvent, EventConsumers, EventName
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.segments.refresh import refresh_all, refresh_patient
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time as clock_now
 
 TRIGGERS = (
     EventName.CONSENT_CHANGED,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from fhircrm.clock import current_time
 from fhircrm.deps import StoreDep
 from fhircrm.errors import BadRequest, NotFound, Unprocessable
 from fhircrm.segments.groups import active_members, all_segments, find_segment, save_definition
 from fhircrm.segments.refresh import refresh_group
 from fhircrm.segments.rules import RuleError, parse_rule
-from fhircrm.timers.clock import current_time
 
 router = APIRouter(prefix="/api/segments", tags=["segments"])
 

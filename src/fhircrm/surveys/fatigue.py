@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.codes import OPEN_TASK_STATUSES, TASK_TYPE_SYSTEM
 from fhircrm.surveys.replies import is_survey
-from fhircrm.timers.clock import fhir_datetime
 
 
 async def blocked_by_fatigue(store: FhirStore, patient_ref: str, now: datetime, days: int) -> str | None:

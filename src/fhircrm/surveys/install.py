@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.clock import current_time
 from fhircrm.errors import NotFound
 from fhircrm.events import DomainEvent, EventConsumers, EventName
 from fhircrm.fhir.access import ServiceScope
@@ -12,7 +13,6 @@ from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
 from fhircrm.surveys.recovery import needs_recovery, open_recovery_task
 from fhircrm.surveys.replies import answer_from_reply
-from fhircrm.timers.clock import current_time
 
 
 def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:

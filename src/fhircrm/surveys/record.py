@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.errors import Conflict, Unprocessable
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.codes import CHANNEL_URL, TOKEN_SYSTEM, TOUCHPOINT_SYSTEM
-from fhircrm.timers.clock import fhir_datetime
 
 
 def _answer(item: dict, value: object) -> list[dict]:

@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 import yaml
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.codes import RATING_ITEMS, RECOVERY_SYSTEM, TASK_TYPE_SYSTEM
-from fhircrm.timers.clock import fhir_datetime
 
 CRM_ROLE_SYSTEM = "http://fhircrm.org/CodeSystem/crm-role"
 

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from fhircrm.clock import current_time
 from fhircrm.deps import ServiceStoreDep
 from fhircrm.errors import FhircrmError, NotFound
 from fhircrm.fhir.store import FhirStore
@@ -14,7 +15,6 @@ from fhircrm.surveys.form import render_form, render_thanks
 from fhircrm.surveys.questionnaires import questionnaire
 from fhircrm.surveys.record import record_response
 from fhircrm.surveys.tokens import Invitation, verify
-from fhircrm.timers.clock import current_time
 
 router = APIRouter(prefix="/survey", tags=["surveys"])
 

@@ -6,14 +6,12 @@ CommunicationRequests with ``FOR UPDATE SKIP LOCKED`` and completes them in the 
 so several workers and restarts never send twice nor miss one.
 """
 
-from fhircrm.timers.clock import current_time
 from fhircrm.timers.plan import TimerPlan, plan_timer, revoke_timers
 from fhircrm.timers.sweep import Dispatchers, sweep_once, sweep_until_idle
 
 __all__ = [
     "Dispatchers",
     "TimerPlan",
-    "current_time",
     "plan_timer",
     "revoke_timers",
     "sweep_once",

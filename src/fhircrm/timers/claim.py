@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 
 
 def _due(now: datetime) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fhircrm.timers.clock import fhir_datetime
+from fhircrm.clock import fhir_datetime
 
 TIMER_IDENTIFIER_SYSTEM = "http://fhircrm.org/timer"
 TIMER_KIND_SYSTEM = "http://fhircrm.org/CodeSystem/timer-kind"

@@ -11,10 +11,10 @@ import importlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.config import Settings, get_settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.timers.hours import patient_zone
 from fhircrm.timers.resources import (
     CONTACT_PURPOSE_SYSTEM,

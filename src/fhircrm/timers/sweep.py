@@ -16,12 +16,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fhircrm.clock import current_time
 from fhircrm.config import Settings, get_settings
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.stores import open_store
 from fhircrm.timers.claim import claim_due_timers
-from fhircrm.timers.clock import current_time
 from fhircrm.timers.resources import MESSAGE, timer_kind
 from fhircrm.timers.send import send_message
 

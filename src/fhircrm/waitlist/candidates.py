@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import parse_fhir_datetime
 
 
 def _codes(appointment: dict) -> set[tuple[str | None, str | None]]:

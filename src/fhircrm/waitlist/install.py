@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.clock import current_time
 from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventConsumers, EventName
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.timers.clock import current_time
 from fhircrm.timers.sweep import DISPATCHERS
 from fhircrm.waitlist.offers import HOLD_EXPIRY, hold_expiry_dispatcher
 from fhircrm.waitlist.replies import accept_from_reply

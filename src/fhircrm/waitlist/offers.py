@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from fhircrm.channels.contacts import timezone_of
 from fhircrm.channels.policy import next_allowed
+from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.errors import Conflict, Gone, NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.features import patient_ref
-from fhircrm.timers.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.timers.plan import plan_timer, revoke_timers
 from fhircrm.timers.resources import TimerPlan, data_of, timer_key
 from fhircrm.waitlist.candidates import ranked_candidates

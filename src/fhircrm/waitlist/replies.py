@@ -14,9 +14,9 @@ import logging
 from datetime import datetime
 
 from fhircrm.channels.replies import Intent, intent_of
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.errors import Conflict, FhircrmError, NotFound
 from fhircrm.fhir.store import FhirStore
-from fhircrm.timers.clock import parse_fhir_datetime
 from fhircrm.timers.resources import data_of, timer_key
 from fhircrm.waitlist.offers import accept_offer
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from fhircrm.clock import current_time
 from fhircrm.deps import StoreDep
 from fhircrm.errors import NotFound
-from fhircrm.timers.clock import current_time
 from fhircrm.waitlist.offers import accept_offer
 from fhircrm.waitlist.replies import offer_parts
 

@@ -1,5 +1,6 @@
-"""The time timers see: the wall clock, shifted by ``timers_clock_offset_seconds`` (simulations and tests move
-time forward this way instead of sleeping; production leaves it at 0)."""
+"""The application's clock: the wall clock, shifted by ``timers_clock_offset_seconds`` (simulations and tests move
+time forward this way instead of sleeping; production leaves it at 0). Neutral ground, so every area can tell the
+time without importing the timers package."""
 
 from __future__ import annotations
 
