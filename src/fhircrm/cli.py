@@ -5,10 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
-from fhircrm.config import get_settings
+from fhircrm.config import Settings, get_settings
 from fhircrm.security.logs import redact_database_errors
+
+
+def api_processes(settings: Settings, requested: int | None) -> int:
+    """How many API processes ``serve`` runs: as asked, else one per core on PostgreSQL (requests are CPU-bound
+    Python, one process uses one core) and one on the embedded SQLite store, whose file has one writer and whose
+    API process also runs the worker, which must not run once per process."""
+    if requested is not None:
+        if requested < 1:
+            raise SystemExit("fhircrm serve: --workers must be at least 1")
+        if requested > 1 and settings.is_sqlite:
+            raise SystemExit("fhircrm serve: the embedded SQLite store serves from one process (--workers 1)")
+        return requested
+    return 1 if settings.is_sqlite else len(os.sched_getaffinity(0))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -18,11 +32,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     quiet_logs(args.verbose)
     settings = get_settings()
+    workers = api_processes(settings, args.workers)
     uvicorn.run(
         "fhircrm.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
+        workers=workers,  # >1: a supervisor process and N children sharing the socket; SIGTERM stops them all
+        # The supervisor kills a child that does not answer its ping within this; 5 s (uvicorn's default) is less
+        # than a child's imports take on a busy machine, which then restarts children before they ever serve.
+        timeout_worker_healthcheck=60,
         proxy_headers=True,
         log_level="info",
         access_log=False,  # access logs carry URLs, which can carry PHI
@@ -174,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API (stateless; run as many as you like)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="API processes (default: one per core on PostgreSQL, 1 on the SQLite store)"
+    )
     serve.add_argument("--verbose", action="store_true", help="show every INFO log line (scheduler, HTTP)")
     serve.set_defaults(handler=_serve)
     worker = commands.add_parser("worker", help="run queued jobs and periodic sweeps (run one or many)")
