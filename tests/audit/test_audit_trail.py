@@ -11,8 +11,8 @@ from fhircrm.audit.record import now_instant
 from fhircrm.audit.resource import audit_event
 from fhircrm.audit.writer import install
 from fhircrm.events import EventConsumers
-from fhircrm.fhir.models import validate
 from fhircrm.fhir.store import FhirStore
+from fhircrm.fhir.validation import validate
 from fhircrm.jobs import JobRegistry
 from fhircrm.jobs.runner import JobRunner
 

@@ -19,7 +19,7 @@ from tests.fixtures.database import truncate
 from fhircrm.app import create_app
 from fhircrm.demo import ClinicSpec, noshow_stats
 from fhircrm.demo.seed import SeedReport, demo_patient_count, seed_clinic
-from fhircrm.fhir.models import validate
+from fhircrm.fhir.validation import validate
 
 SPEC = ClinicSpec(patients=80, days=120, seed=7, today=dt.date(2025, 6, 2))
 COUNTED_TYPES = ("Patient", "Appointment", "Slot", "Communication", "Consent", "Coverage", "Task", "Practitioner")

@@ -1,4 +1,4 @@
-"""An update's partial validation (``models.validate_change``) must accept and refuse exactly what a full
+"""An update's partial validation (``validation.validate_change``) must accept and refuse exactly what a full
 validation of the new version does, and its partial re-indexing must leave the rows a full re-index would.
 Checked over the demo clinic's resources (a few of each type) and types with a required choice, each top-level
 element removed, replaced by a string, by a list holding null and by an unknown object in turn."""
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from fhircrm.demo.generator import ClinicSpec, generate_clinic
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.diff import changed_elements
-from fhircrm.fhir.models import validate, validate_change
 from fhircrm.fhir.search.extract import affected_sps, index_rows
+from fhircrm.fhir.validation import validate, validate_change
 
 
 def _passes(check: Callable[[], None]) -> bool:

@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from fhircrm.fhir.models import validate
 from fhircrm.fhir.paths import PROFILES
+from fhircrm.fhir.validation import validate
 
 PROFILE_FILES = sorted(PROFILES.glob("*.json"))
 CHANNEL_EXT = "http://fhircrm.org/StructureDefinition/preferred-channel"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fhircrm.fhir import models
+from fhircrm.fhir import validation
 from fhircrm.journeys import from_plan_definition, parse_journey, to_plan_definition
 from fhircrm.journeys.definitions import JourneyError
 from fhircrm.journeys.load import default_journey_files
@@ -14,7 +14,7 @@ from fhircrm.journeys.load import default_journey_files
 def test_each_shipped_journey_compiles_to_a_valid_plan_definition_and_back(path) -> None:
     journey = parse_journey(path.read_text())
     plan = to_plan_definition(journey)
-    models.validate(plan)
+    validation.validate(plan)
     assert from_plan_definition(plan) == journey
 
 

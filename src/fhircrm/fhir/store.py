@@ -31,7 +31,7 @@ from fhircrm.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from fhircrm.fhir import models, primitives, references
+from fhircrm.fhir import references, validation
 from fhircrm.fhir.access import APPEND_ONLY, AccessPolicy, Branches, ServiceScope
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.diff import changed_elements
@@ -636,7 +636,6 @@ class FhirStore:
                 f"resourceType {body.get('resourceType')!r} does not match the URL's {op.resource_type}",
                 expression="resourceType",
             )
-        primitives.check(body)  # "active": "yes" passes the models' coercing validators; R4 JSON says true/false
         if op.method in ("PUT", "PATCH"):
             if body.get("id") != op.fhir_id:
                 if op.method == "PUT" and "id" not in body:
@@ -653,9 +652,9 @@ class FhirStore:
         previous = current.content if current else None  # None when new or deleted: validate it all
         changed = changed_elements(previous, content)
         if previous is None or changed is None:
-            models.validate(content)
+            validation.validate(content)  # the R4 definitions: elements, cardinalities, types, codes, invariants
         else:
-            models.validate_change(content, previous, changed)
+            validation.validate_change(content, previous, changed)
         references.check(content)
         version = Version(
             op.resource_type,

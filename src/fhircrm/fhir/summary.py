@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-
-from fhircrm.fhir.models import model_class
+from fhircrm.fhir.structure import definitions
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 _ALWAYS = ("resourceType", "id", "meta")
 
 
-@cache
 def summary_elements(resource_type: str) -> frozenset[str]:
-    """Top-level elements flagged as summary in the FHIR definitions (from the fhir.resources models)."""
-    names = set()
-    for name, field in model_class(resource_type).model_fields.items():
-        extra = field.json_schema_extra
-        if isinstance(extra, dict) and extra.get("summary_element_property"):
-            names.add(field.alias or name)
-    return frozenset(names)
+    """Top-level elements flagged as summary in the R4 definitions (choices by their name: ``deceased``)."""
+    return definitions().summary.get(resource_type, frozenset())
 
 
 def _subset(resource: dict, keep: set[str]) -> dict:

@@ -1,0 +1,32 @@
+"""What every write and ``$validate`` check: a resource against the official R4 definitions (elements,
+cardinalities, types, formats, required bindings: ``fhircrm.fhir.validator``), then the invariants of its type
+(``fhircrm.fhir.invariants``). Refusals are 422 with one issue per problem, each naming its element.
+"""
+
+from __future__ import annotations
+
+from fhircrm.errors import Issue, Unprocessable
+from fhircrm.fhir.invariants import invariant_issues
+from fhircrm.fhir.validator import structure_issues
+
+
+def issues(resource: dict, keys: frozenset[str] | None = None) -> list[Issue]:
+    """Every problem of ``resource``; the invariants only when its structure is sound (they assume it)."""
+    found = structure_issues(resource, keys)
+    return found or invariant_issues(resource)
+
+
+def validate(resource: dict) -> None:
+    """Raise Unprocessable (422) with one issue per problem, each pointing at its element."""
+    found = issues(resource)
+    if found:
+        raise Unprocessable(f"{resource.get('resourceType')} failed validation", issues=found)
+
+
+def validate_change(content: dict, previous: dict, changed: frozenset[str]) -> None:
+    """Validate an update of a stored (hence already valid) resource: the changed top-level elements in full,
+    the required elements and choices as they are now, and the invariants over the whole resource (they may
+    read several elements)."""
+    found = issues(content, changed)
+    if found:
+        raise Unprocessable(f"{content.get('resourceType')} failed validation", issues=found)
