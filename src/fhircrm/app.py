@@ -11,12 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from fhircrm import __version__
 from fhircrm.audit.requests import audit_failure
 from fhircrm.channels import routes as channel_routes
 from fhircrm.complaints import routes as complaint_routes
+from fhircrm.compression import CompressionMiddleware
 from fhircrm.config import Settings, get_settings
 from fhircrm.db import create_engine
 from fhircrm.ehr import routes as ehr_routes
@@ -99,9 +100,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     _install_error_handlers(app)
     app.add_middleware(ContainErrors, answer=_unexpected)  # innermost: no exception reaches the server
     install_security(app, settings)  # request size limit and security headers on every route
-    # Outermost: pages, JSON and static files over ~1 KB go gzipped to clients that accept it. Event streams (default)
-    # and bulk NDJSON files (streamed, large, fetched by servers) are left as they are.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=GZIP_EXCLUDED)
+    # Outermost: pages, JSON and static files over ~1 KB go compressed (brotli if installed, else gzip) to clients that
+    # accept it. Event streams (default) and bulk NDJSON files (streamed, large, fetched by servers) are left as is.
+    app.add_middleware(CompressionMiddleware, minimum_size=1024, exclude_content_types=GZIP_EXCLUDED)
     quiet_query_strings()  # HTTP client logs without query strings (they can carry names, phones)
     redact_database_errors()  # no log carries a database error's text (it can quote SQL parameters)
     app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
