@@ -99,6 +99,7 @@
     }
     window.scrollTo({ top: scrollY });
     container.dataset.liveRefreshes = String(Number(container.dataset.liveRefreshes || 0) + 1);
+    document.dispatchEvent(new CustomEvent("fhircrm:merged"));
     const status = document.getElementById(container.dataset.liveStatus || "");
     if (status && changed + added + removed > 0) {
       const words = [];
@@ -109,25 +110,30 @@
     }
   }
 
-  function watch(container) {
-    const seconds = Math.max(0.2, Number(container.dataset.liveSeconds) || 60);
+  // The list is looked up by id on every tick: an in-place page change (inplace.js) swaps in a new copy of it, with
+  // the new filter's data-live-url; a refresh that was under way for the old copy merges into a detached node.
+  function watch(id) {
+    const seconds = () => Math.max(0.2, Number((document.getElementById(id) || {}).dataset?.liveSeconds) || 60);
     const tick = async () => {
+      const container = document.getElementById(id);
       try {
-        if (!document.hidden && !busy()) {
+        if (container && !document.hidden && !busy()) {
           const response = await fetch(container.dataset.liveUrl, {
             headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store",
           });
-          if (response.ok && !response.redirected) merge(container, await response.text());
+          if (response.ok && !response.redirected && document.contains(container)) {
+            merge(container, await response.text());
+          }
         }
       } catch (error) {
         // offline or signed out: try again next time; the page itself stays usable
       }
-      window.setTimeout(tick, seconds * 1000);
+      window.setTimeout(tick, seconds() * 1000);
     };
-    window.setTimeout(tick, seconds * 1000);
+    window.setTimeout(tick, seconds() * 1000);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    for (const container of document.querySelectorAll("[data-live-url]")) watch(container);
+    for (const container of document.querySelectorAll("[data-live-url][id]")) watch(container.id);
   });
 })();

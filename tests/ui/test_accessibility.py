@@ -2,39 +2,30 @@
 runs it: axe-core (vendored, tests/ui/vendor) finds no WCAG 2.1 A/AA violation on any staff or patient page; the
 patient pages hold up on a 390x844 phone (tap targets, labels, headings, a stylesheet, no script needed); and the
 live worklist and inbox lists merge fresh rows without losing ticked rows or keyboard focus. Screenshots go to
-/tmp/shots20/."""
+/tmp/shots20/. The worklist filters and the inbox threads open in place with the URL kept in step, and the worklist's
+one assignee picker works by keyboard alone."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.fixtures.browser import app_settings
-from tests.fixtures.servers import ThreadedServer, bound_socket, wait_until_up
+from tests.fixtures.browser import SURVEYS, demo_server, sign_in, survey_path
+from tests.fixtures.database import create_pg_database, drop_pg_database
 from tests.fixtures.stores import TESTS
 
-from fhircrm.app import create_app
 from fhircrm.config import CRM_ROLE_SYSTEM, Settings
 from fhircrm.db import create_engine
-from fhircrm.demo.launcher import DemoOptions, load_if_empty, seed_inbox
 from fhircrm.fhir.store import Operation
 from fhircrm.stores import open_store
-from fhircrm.surveys.tokens import Invitation, new_nonce, sign
 
 pytestmark = pytest.mark.slow
 SHOTS = Path("/tmp/shots20")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PHONE = {"width": 390, "height": 844}
-SURVEYS = {
-    "nps": "http://fhircrm.org/Questionnaire/nps",
-    "prem": "http://fhircrm.org/Questionnaire/prem",
-    "csat": "http://fhircrm.org/Questionnaire/csat",
-}
 ADMIN = "PractitionerRole/a11y-admin"
-DEMO_PATIENT = "demo-pat-000001"
 COORDINATOR = "PractitionerRole/demo-prrole-coord-01"
 
 
@@ -42,32 +33,19 @@ COORDINATOR = "PractitionerRole/demo-prrole-coord-01"
 async def clinic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Settings]]:
     """The demo clinic with its inbox and one administrator, served on loopback with authorization on; the live
     lists refresh every second so a test can wait past a refresh."""
-    from tests.fixtures.database import create_pg_database, drop_pg_database
-
     name, database_url = create_pg_database()
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    settings = app_settings(
-        database_url,
-        base,
-        tmp_path_factory.mktemp("a11y") / "dev-key.json",
-        auth_mode="jwt",
-        auth_issuer=f"{base}/auth",
-        auth_jwks_url=f"{base}/auth/jwks",
-        ui_worklist_refresh_seconds=1.0,
-        ui_inbox_refresh_seconds=1.0,
-    )
-    await load_if_empty(settings, DemoOptions("127.0.0.1", port, patients=20, days=30))
-    await seed_inbox(settings)
-    await _add_administrator(settings)
-    server = ThreadedServer(create_app(settings, migrate=False), sock)
     try:
-        server.start()
-        wait_until_up(f"{base}/fhir/metadata")
-        yield base, settings
+        async with demo_server(
+            database_url,
+            tmp_path_factory.mktemp("a11y") / "dev-key.json",
+            patients=20,
+            days=30,
+            prepare=_add_administrator,
+            ui_worklist_refresh_seconds=1.0,
+            ui_inbox_refresh_seconds=1.0,
+        ) as served:
+            yield served
     finally:
-        server.stop()
         drop_pg_database(name)
 
 
@@ -90,6 +68,12 @@ async def _add_administrator(settings: Settings) -> None:
                 {**mine.matches[0], "id": f"a11y-task-{n}", "status": "completed", "description": f"Check {n}"}
                 for n in range(3)
             ]
+            # and two open ones of different reasons (alike open tasks would share a row): rows to assign
+            for n, reason in enumerate(("callback", "result-follow-up")):
+                coding = {"system": "http://fhircrm.org/CodeSystem/task-type", "code": reason}
+                tasks.append(
+                    {**mine.matches[0], "id": f"a11y-open-{n}", "status": "requested", "code": {"coding": [coding]}}
+                )
             await store.apply([Operation("PUT", r["resourceType"], r["id"], r) for r in (practitioner, role, *tasks)])
             await _watch_rows(conn)
     finally:
@@ -108,12 +92,6 @@ async def _describe(settings: Settings, task_id: str, text: str) -> None:
         await engine.dispose()
 
 
-def survey_path(settings: Settings, kind: str) -> str:
-    expires = int(time.time()) + 3600
-    invitation = Invitation(DEMO_PATIENT, SURVEYS[kind], "post-visit", new_nonce(), expires)
-    return f"/survey/{sign(invitation, settings)}"
-
-
 async def axe_violations(page) -> list[dict]:
     """axe-core's WCAG 2.1 A/AA violations on the page as it is now (the script is added by the test only)."""
     if not await page.evaluate("() => Boolean(window.axe)"):
@@ -130,19 +108,6 @@ async def axe_violations(page) -> list[dict]:
 async def check(page, name: str, found: dict[str, list]) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     found[name] = await axe_violations(page)
-
-
-async def sign_in(context, base: str, *, picker_label: str = "coordinator at Demo Clinic Downtown"):
-    """The staff sign-in through the development server's picker; returns the page on the workspace."""
-    page = await context.new_page()
-    await page.goto(f"{base}/app/")
-    await page.get_by_role("link", name="Sign in to the clinic workspace").click()
-    picker = page.get_by_label("Sign in as")
-    labels = await picker.locator("option").all_inner_texts()
-    await picker.select_option(label=next(label for label in labels if picker_label in label))
-    await page.get_by_role("button", name="Approve").click()
-    await page.wait_for_url("**/ui/**")
-    return page
 
 
 async def test_every_staff_and_patient_page_has_no_wcag_aa_violation(clinic: tuple[str, Settings], chromium) -> None:
@@ -174,8 +139,8 @@ async def test_every_staff_and_patient_page_has_no_wcag_aa_violation(clinic: tup
         await page.locator("table.patients").wait_for()
         await check(page, "staff-patient-search-results", found)
         await page.goto(f"{base}/ui/inbox")
-        await page.locator(".threads li a").first.click()
-        await page.locator("#h-thread").wait_for()
+        await page.locator(".threads li a").first.click()  # opens in place: wait for the new URL, not a load
+        await page.wait_for_url("**/ui/inbox/threads/**")
         await check(page, "staff-thread", found)
         await page.get_by_role("link", name="Patient 360").click()  # a patient of this team, with messages
         await page.locator("#patient-name").wait_for()
@@ -307,6 +272,118 @@ async def test_the_inbox_list_refresh_keeps_focus_on_a_thread_link(clinic: tuple
         assert page.url.endswith("/ui/inbox")
     finally:
         await context.close()
+
+
+async def test_a_worklist_filter_applies_in_place_and_back_restores_the_last(
+    clinic: tuple[str, Settings], chromium
+) -> None:
+    base, _settings = clinic
+    SHOTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await sign_in(context, base)
+        await page.goto(f"{base}/ui/worklist")
+        await page.evaluate("() => { window.samePage = true; }")  # gone if the browser loads a new document
+        await page.get_by_label("Status").select_option("completed")
+        await page.get_by_role("button", name="Filter").click()
+        await page.wait_for_url("**/ui/worklist?status=completed")  # the URL is in step: bookmarkable
+        await page.locator("#task-a11y-task-0").wait_for()
+        assert await page.evaluate("() => window.samePage") is True  # no page load
+        assert await page.evaluate("() => document.activeElement.id") == "rows"  # focus on the results
+        await page.locator("#rows-live", has_text="task").wait_for()  # said politely: "4 tasks"
+        found = await axe_violations(page)
+        await page.screenshot(path=str(SHOTS / "staff-worklist-filtered-in-place.png"), full_page=True)
+        assert found == []
+
+        await page.go_back()  # the previous filter comes back, still without a page load
+        await page.wait_for_function("() => location.search === ''")
+        await page.locator("#task-a11y-task-0").wait_for(state="detached")
+        assert await page.get_by_label("Status").input_value() == "open"
+        assert await page.evaluate("() => window.samePage") is True
+        await page.go_forward()
+        await page.locator("#task-a11y-task-0").wait_for()
+        assert await page.get_by_label("Status").input_value() == "completed"
+
+        reloaded = await context.new_page()  # the bookmark, and the page without JavaScript, as a full load
+        await reloaded.goto(f"{base}/ui/worklist?status=completed")
+        assert await reloaded.locator("#task-a11y-task-0").count() == 1
+        await reloaded.close()
+    finally:
+        await context.close()
+
+
+async def test_an_inbox_thread_opens_in_place_with_focus_on_its_heading(clinic: tuple[str, Settings], chromium) -> None:
+    base, _settings = clinic
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await sign_in(context, base)
+        await page.goto(f"{base}/ui/inbox")
+        await page.evaluate("() => { window.samePage = true; }")
+        link = page.locator(".threads li a").nth(1)
+        name = (await link.inner_text()).strip()
+        await link.focus()
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**/ui/inbox/threads/**")
+        heading = page.locator("#h-thread")
+        assert (await heading.inner_text()).startswith(name)  # the patient's name, not an id
+        assert await page.evaluate("() => document.activeElement.id") == "h-thread"
+        await page.locator("#thread-live", has_text=name).wait_for()
+        assert await page.evaluate("() => window.samePage") is True
+        assert await page.locator(".threads li.current a").inner_text() == name  # the list marks the open thread
+        assert await page.title() == "Inbox · fhircrm"
+        times = await page.locator("#messages time").all_inner_texts()
+        assert times and all(t.strip()[:2].isdigit() for t in times)  # clinic-zone times, as on a full load
+        found = await axe_violations(page)
+        await page.screenshot(path=str(SHOTS / "staff-thread-in-place.png"), full_page=True)
+        assert found == []
+
+        await page.go_back()
+        await page.locator("#h-thread", has_text="Pick a thread").wait_for()
+        assert page.url.endswith("/ui/inbox") and await page.evaluate("() => window.samePage") is True
+    finally:
+        await context.close()
+
+
+async def test_the_shared_assignee_picker_assigns_two_ticked_tasks_by_keyboard(
+    clinic: tuple[str, Settings], chromium
+) -> None:
+    base, _settings = clinic
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await sign_in(context, base)
+        await page.goto(f"{base}/ui/worklist")
+        ids = await page.locator("tr[id^=task-a11y-open-]").evaluate_all("rows => rows.map(r => r.id)")
+        assert len(ids) == 2  # in the order of the page
+        boxes = [page.locator(f"#{row_id} input[name=ids]") for row_id in ids]
+        await boxes[0].focus()
+        await page.keyboard.press("Space")
+        await _tab_until(page, "Tab", f"document.activeElement.closest('tr')?.id === '{ids[1]}'")
+        await page.keyboard.press("Space")  # the second row's tick box comes first in its row
+        assert [await box.is_checked() for box in boxes] == [True, True]
+        await _tab_until(page, "Shift+Tab", "document.activeElement.id === 'assignee'")  # back up to the bar
+        assert "(2 ticked)" in await page.locator("#bulk-title").inner_text()
+        await page.keyboard.press("ArrowDown")  # the first person on the list
+        person = await page.evaluate("() => document.activeElement.selectedOptions[0].textContent")
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("() => document.activeElement.textContent") == "Assign ticked"
+        await page.keyboard.press("Enter")
+        await page.wait_for_load_state()
+        for row_id in ids:
+            await page.locator(f"#{row_id} td:nth-child(5)", has_text=person).wait_for()
+        assert await page.locator("select[name=owner]").count() == 2  # the owner filter and the one picker
+        found = await axe_violations(page)
+        await page.screenshot(path=str(SHOTS / "staff-worklist-assigned.png"), full_page=True)
+        assert found == []
+    finally:
+        await context.close()
+
+
+async def _tab_until(page, key: str, condition: str, *, most: int = 80) -> None:
+    for _ in range(most):
+        await page.keyboard.press(key)
+        if await page.evaluate(f"() => {condition}"):
+            return
+    raise AssertionError(f"{key} never reached: {condition}")
 
 
 async def _watch_rows(conn: object) -> None:

@@ -15,13 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.fixtures.browser import app_settings
-from tests.fixtures.servers import ThreadedServer, bound_socket, wait_until_up
+from tests.fixtures.browser import choose_in_picker, demo_server
 
-from fhircrm.app import create_app
-from fhircrm.config import Settings
 from fhircrm.db import create_engine
-from fhircrm.demo.launcher import DemoOptions, load_if_empty, seed_inbox
 from fhircrm.smartapp.sessions import COOKIE
 from fhircrm.smartapp.tables import smartapp_session
 
@@ -29,34 +25,11 @@ pytestmark = pytest.mark.slow
 SHOTS = Path("/tmp/shots")
 
 
-def secured(database_url: str, base: str, key_file: Path) -> Settings:
-    """Authorization on, the development server as the issuer: the demo's default."""
-    return app_settings(
-        database_url,
-        base,
-        key_file,
-        auth_mode="jwt",
-        auth_issuer=f"{base}/auth",
-        auth_jwks_url=f"{base}/auth/jwks",
-    )
-
-
 @pytest.fixture
 async def clinic(pg_database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """The demo clinic (60 patients) with its inbox conversations, served with authorization on."""
-    sock = bound_socket()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = secured(pg_database_url, base, tmp_path / "dev-key.json")
-    options = DemoOptions("127.0.0.1", sock.getsockname()[1], patients=60, days=60)
-    await load_if_empty(settings, options)  # the demo's own loader, then its inbox conversations
-    await seed_inbox(settings)
-    server = ThreadedServer(create_app(settings, migrate=False), sock)
-    try:
-        server.start()
-        wait_until_up(f"{base}/fhir/metadata")
+    async with demo_server(pg_database_url, tmp_path / "dev-key.json", patients=60, days=60) as (base, _settings):
         yield base, pg_database_url
-    finally:
-        server.stop()
 
 
 async def session_token(database_url: str, cookie: str) -> str:
@@ -86,10 +59,7 @@ async def test_a_coordinators_day_starts_from_the_clinic_not_a_patient(clinic: t
         # sign in: the start page, the development server's picker of the clinic's staff by name and role
         await page.goto(f"{base}/app/")
         await page.get_by_role("link", name="Sign in to the clinic workspace").click()
-        picker = page.get_by_label("Sign in as")
-        labels = await picker.locator("option").all_inner_texts()
-        coordinator = next(label for label in labels if "coordinator at Demo Clinic Downtown" in label)
-        await picker.select_option(label=coordinator)
+        coordinator = await choose_in_picker(page, "coordinator at Demo Clinic Downtown")
         await page.screenshot(path=str(SHOTS / "01-sign-in-picker.png"), full_page=True)
         await page.get_by_role("button", name="Approve").click()
         await page.wait_for_url("**/ui/worklist")
@@ -167,10 +137,13 @@ async def _open_thread(page, first_words: str, *, reply: str = "") -> None:
     """Open the thread whose messages include ``first_words`` (the list shows names and topics, not texts)."""
     links = page.locator(".threads li a")
     for n in range(await links.count()):
-        await links.nth(n).click()
+        href = await links.nth(n).get_attribute("href")
+        await links.nth(n).click()  # the thread opens in place: its URL comes once it is shown
+        await page.wait_for_url(f"**{href}")
         if await page.locator("#messages li", has_text=first_words).count():
             break
         await page.go_back()
+        await page.locator("#h-thread", has_text="Pick a thread").wait_for()
     else:
         raise AssertionError(f"no thread with {first_words!r}")
     heading = await page.locator("#h-thread").inner_text()
