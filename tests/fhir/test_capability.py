@@ -44,9 +44,28 @@ async def test_metadata_lists_exactly_the_stored_types(client: httpx.AsyncClient
 async def test_a_type_not_listed_answers_404(client: httpx.AsyncClient) -> None:
     capability = await statement(client)
     listed = {r["type"] for r in capability["rest"][0]["resource"]}
-    assert "MedicinalProduct" not in listed
-    assert (await client.get("/MedicinalProduct")).status_code == 404
-    assert (await client.post("/MedicinalProduct", json={"resourceType": "MedicinalProduct"})).status_code == 404
+    assert "SubscriptionTopic" not in listed  # an R4B type, not R4
+    assert (await client.get("/SubscriptionTopic")).status_code == 404
+    assert (await client.post("/SubscriptionTopic", json={"resourceType": "SubscriptionTopic"})).status_code == 404
+
+
+async def test_the_r4_types_r4b_dropped_are_listed_stored_and_searchable(client: httpx.AsyncClient) -> None:
+    capability = await statement(client)
+    listed = {r["type"]: r for r in capability["rest"][0]["resource"]}
+    assert "MedicinalProduct" in listed and "SubstanceProtein" in listed
+    product = {
+        "resourceType": "MedicinalProduct",
+        "identifier": [{"system": "urn:test", "value": "mp-1"}],
+        "name": [{"productName": "Metformin 500 mg"}],
+    }
+    created = await client.post("/MedicinalProduct", json=product)
+    assert created.status_code == 201, created.text
+    found = (await client.get("/MedicinalProduct", params={"identifier": "urn:test|mp-1"})).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [created.json()["id"]]
+    refused = await client.post("/MedicinalProduct", json={**product, "domain": {"code": "x"}, "nope": 1})
+    assert refused.status_code == 422
+    assert {"MedicinalProduct.nope"} <= {e for i in refused.json()["issue"] for e in i.get("expression", [])}
+    assert (await client.post("/MedicinalProduct", json={"resourceType": "MedicinalProduct"})).status_code == 422
 
 
 @pytest.mark.parametrize("resource_type", ["Patient", "Appointment", "Communication", "Task"])

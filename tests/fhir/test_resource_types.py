@@ -1,4 +1,5 @@
-"""RESOURCE_TYPES is every R4 type that the fhir.resources R4B models can load, no more and no less."""
+"""RESOURCE_TYPES is every R4 resource type; the 18 that the fhir.resources R4B models cannot load (``R4_ONLY``)
+are stored all the same, validated from the R4 definitions, and each has an access class."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from fhircrm.fhir.paths import DEFINITIONS
 from fhircrm.fhir.resource_types import R4_ONLY, RESOURCE_TYPES
+from fhircrm.fhir.structure import definitions
+from fhircrm.smart.access_table import access_class
 
 
 def r4_types() -> list[str]:
@@ -29,9 +32,13 @@ def test_r4_has_145_resource_types() -> None:
     assert {"Patient", "Appointment", "Communication", "Task", "Bundle"} <= set(types)
 
 
-def test_resource_types_are_the_r4_types_r4b_can_load() -> None:
-    assert list(RESOURCE_TYPES) == [t for t in r4_types() if loadable(t)]
+def test_resource_types_are_every_r4_type_with_a_definition_and_an_access_class() -> None:
+    assert list(RESOURCE_TYPES) == r4_types()
+    assert set(RESOURCE_TYPES) <= definitions().resources  # the definitions add Parameters, never stored
+    for resource_type in RESOURCE_TYPES:
+        assert access_class(resource_type).name
 
 
-def test_the_types_left_out_are_exactly_those_r4b_dropped() -> None:
+def test_r4_only_are_exactly_the_types_r4b_dropped() -> None:
     assert {t for t in r4_types() if not loadable(t)} == R4_ONLY
+    assert len(R4_ONLY) == 18

@@ -182,10 +182,11 @@ CLASSES: tuple[AccessClass, ...] = (
         "configuration",
         "How fhircrm behaves: journeys, questionnaires, terminology, definitions, measures.",
         """ActivityDefinition CapabilityStatement ChargeItemDefinition CodeSystem CompartmentDefinition ConceptMap
-        EventDefinition Evidence EvidenceVariable ExampleScenario GraphDefinition ImplementationGuide Library
-        Measure MessageDefinition NamingSystem ObservationDefinition OperationDefinition PlanDefinition
-        Questionnaire ResearchDefinition ResearchElementDefinition SearchParameter SpecimenDefinition
-        StructureDefinition StructureMap TerminologyCapabilities TestReport TestScript ValueSet""",
+        EffectEvidenceSynthesis EventDefinition Evidence EvidenceVariable ExampleScenario GraphDefinition
+        ImplementationGuide Library Measure MessageDefinition NamingSystem ObservationDefinition OperationDefinition
+        PlanDefinition Questionnaire ResearchDefinition ResearchElementDefinition RiskEvidenceSynthesis
+        SearchParameter SpecimenDefinition StructureDefinition StructureMap TerminologyCapabilities TestReport
+        TestScript ValueSet""",
         patient=       "A    A    D      D      D",
         user=          "A    A    D      D      D",
         clinician=     "A    A    D      D      D",
@@ -198,7 +199,11 @@ CLASSES: tuple[AccessClass, ...] = (
         "reference-data",
         "Shared catalogues that hold no patient's data: medications, substances, devices, studies.",
         """BiologicallyDerivedProduct CatalogEntry Device DeviceDefinition DeviceMetric Medication
-        MedicationKnowledge ResearchStudy Substance""",
+        MedicationKnowledge MedicinalProduct MedicinalProductAuthorization MedicinalProductContraindication
+        MedicinalProductIndication MedicinalProductIngredient MedicinalProductInteraction
+        MedicinalProductManufactured MedicinalProductPackaged MedicinalProductPharmaceutical
+        MedicinalProductUndesirableEffect ResearchStudy Substance SubstanceNucleicAcid SubstancePolymer
+        SubstanceProtein SubstanceReferenceInformation SubstanceSourceMaterial SubstanceSpecification""",
         patient=       "A    A    D      D      D",
         user=          "A    A    D      D      D",
         clinician=     "A    A    D      D      D",
