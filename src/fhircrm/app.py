@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(process_message.router, prefix="/fhir", tags=["FHIR"])  # FHIR messaging
     app.include_router(subscription_routes.router)  # /ehr/notifications, Subscription $status/$events/$replay
     app.include_router(ehr_routes.router)  # /ehr/.well-known/jwks.json
-    app.include_router(channel_routes.router)  # /channels/...: provider webhooks, forms, web chat
+    app.include_router(channel_routes.router_for(settings))  # /channels/...: provider webhooks, forms, web chat
     app.include_router(inbox_routes.router)  # /api/inbox
     app.include_router(segment_routes.router)  # /api/segments
     app.include_router(survey_routes.router)  # /survey/{token}: the public survey form

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], description="web sites allowed to embed the chat widget (CORS)"
     )
     channels_webchat_poll_seconds: float = Field(1.0, description="how often a chat stream looks for new messages")
+    channel_providers: list[str] = Field(
+        default_factory=list,
+        description="more channel providers, as 'module:attribute' of a Provider descriptor, tried before ours",
+    )
+    channel_provider_options: dict[str, dict[str, SecretStr]] = Field(
+        default_factory=dict, description="each added provider's own settings, by provider name (never printed)"
+    )
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_sms_from: str | None = None

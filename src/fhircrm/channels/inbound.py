@@ -16,14 +16,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.channels import appointments, communications, consent
+from fhircrm.channels import appointments, communications, consent, threads
 from fhircrm.channels.codes import TASK_TYPE_SYSTEM
 from fhircrm.channels.replies import Intent, intent_of
 from fhircrm.channels.tables import channel_inbound
 from fhircrm.config import Settings
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
-from fhircrm.inbox import threads
 from fhircrm.surveys.replies import is_survey
 
 

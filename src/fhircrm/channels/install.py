@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.channels.adapters import build_adapters
 from fhircrm.channels.delivery import MAX_ATTEMPTS, make_handler
 from fhircrm.channels.outbound import DELIVER_JOB
+from fhircrm.channels.providers import build_adapters
 from fhircrm.events import EventConsumers
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.inbox import sla

@@ -1,6 +1,7 @@
 """What an adapter gets and gives back, and the one interface every channel implements.
 
-Adding a channel means one module in ``adapters/`` with a class that satisfies ``ChannelAdapter``.
+Adding a provider means one package in ``providers/`` whose ``Provider`` descriptor builds a ``ChannelAdapter``
+(see ``fhircrm.channels.providers``).
 """
 
 from __future__ import annotations

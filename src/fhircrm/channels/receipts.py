@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import copy
 
-from fhircrm.channels import communications
+from fhircrm.channels import communications, markers
 from fhircrm.channels.codes import PROVIDER_ID_SYSTEM, status_reason
 from fhircrm.channels.model import SendResult
 from fhircrm.fhir.store import FhirStore
 
-#: Provider statuses (Twilio's and Meta's words) -> FHIR Communication.status
-PROVIDER_STATUS = {
-    "accepted": "in-progress",
-    "queued": "in-progress",
-    "sending": "in-progress",
-    "sent": "in-progress",
-    "initiated": "in-progress",
-    "ringing": "in-progress",
-    "in-progress": "in-progress",
-    "delivered": "completed",
-    "read": "completed",
-    "completed": "completed",
-    "received": "completed",
-    "failed": "not-done",
-    "undelivered": "not-done",
-    "busy": "not-done",
-    "no-answer": "not-done",
-    "canceled": "not-done",
-}
 _ORDER = {"preparation": 0, "in-progress": 1, "completed": 2, "not-done": 2, "unknown": 2}
 
 
@@ -35,6 +16,29 @@ async def by_provider_id(store: FhirStore, provider: str, provider_id: str) -> d
     found = await store.find("Communication", f"identifier={PROVIDER_ID_SYSTEM}|{provider}:{provider_id}")
     live = [c.content for c in found if c.content]
     return live[0] if live else None
+
+
+async def communication_for_callback(store: FhirStore, provider: str, sid: str, attempt: str | None) -> dict | None:
+    """By provider id; or, when the callback beats our own commit (or the sender died), by the attempt id."""
+    comm = await by_provider_id(store, provider, sid)
+    if comm is not None or not attempt:
+        return comm
+    communication_id = await markers.communication_of_attempt(store.conn, attempt)
+    if communication_id is None:
+        return None
+    await markers.sent_by_attempt(store.conn, attempt, sid)
+    comm = (await store.read("Communication", communication_id)).content
+    if comm and comm.get("status") == "preparation":
+        comm = await record_accepted(store, comm, provider, SendResult(sid))
+    return comm
+
+
+async def record_receipt(store: FhirStore, provider: str, sid: str, attempt: str | None, status: str | None) -> None:
+    """A provider's delivery receipt for message ``sid`` (sent as ``attempt``), its word already mapped to a FHIR
+    Communication ``status`` by the provider's vocabulary (None: a word that moves nothing)."""
+    comm = await communication_for_callback(store, provider, sid, attempt)
+    if comm is not None and status:
+        await record_status(store, comm, status, reason="undeliverable" if status == "not-done" else None)
 
 
 async def record_accepted(store: FhirStore, comm: dict, provider: str, result: SendResult) -> dict:

@@ -1,4 +1,4 @@
-"""Inbound e-mail (an inbound-parse webhook) and web forms: both land in the inbox (web chat: ``webchat_routes``).
+"""Inbound e-mail (an inbound-parse webhook) and web forms: both land in the inbox (web chat: its provider).
 
 E-mail and forms carry our shared secret (``X-Fhircrm-Secret`` header, or ``secret`` in the query for
 inbound-parse services that cannot set headers): missing -> 401, wrong -> 403, and nothing is stored.

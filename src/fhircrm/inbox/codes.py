@@ -1,28 +1,53 @@
-"""Codes and extensions of inbox threads."""
+"""The inbox's codes: defined with the thread model in ``fhircrm.channels.thread_codes`` (channels write
+threads when messages come in; the inbox reads and works them), named here for the inbox's readers."""
 
 from __future__ import annotations
 
-INBOX_SYSTEM = "http://fhircrm.org/CodeSystem/inbox"
-STATE_SYSTEM = "http://fhircrm.org/CodeSystem/inbox-state"
-REASON_SYSTEM = "http://fhircrm.org/CodeSystem/inbox-reason"
-TOPIC_INPUT = "topic"
-CHANNEL_INPUT = "channel"
-RESOLUTION_OUTPUT = "resolution"
-FIRST_RESPONSE_DUE_URL = "http://fhircrm.org/StructureDefinition/first-response-due"
-FIRST_RESPONSE_AT_URL = "http://fhircrm.org/StructureDefinition/first-response-at"
-RESOLUTION_DUE_URL = "http://fhircrm.org/StructureDefinition/resolution-due"
-TEAM_URL = "http://fhircrm.org/StructureDefinition/inbox-team"
-STATES = ("unread", "waiting", "answered", "resolved")
-#: (first response, resolution) in minutes per reason; "general" for anything else.
-SLA_MINUTES = {
-    "complaint": (60, 1440),
-    "clinical": (120, 1440),
-    "appointment": (240, 2880),
-    "billing": (480, 4320),
-    "identify-sender": (240, 2880),
-    "general": (240, 2880),
-}
-SLA_ALERT_URL = "http://fhircrm.org/StructureDefinition/sla-alert"
-SLA_SYSTEM = "http://fhircrm.org/CodeSystem/inbox-sla"
-ADDRESS_INPUT = "address"
-CRM_ROLE_SYSTEM = "http://fhircrm.org/CodeSystem/crm-role"
+from fhircrm.channels.thread_codes import (
+    ADDRESS_INPUT as ADDRESS_INPUT,
+)
+from fhircrm.channels.thread_codes import (
+    CHANNEL_INPUT as CHANNEL_INPUT,
+)
+from fhircrm.channels.thread_codes import (
+    CRM_ROLE_SYSTEM as CRM_ROLE_SYSTEM,
+)
+from fhircrm.channels.thread_codes import (
+    FIRST_RESPONSE_AT_URL as FIRST_RESPONSE_AT_URL,
+)
+from fhircrm.channels.thread_codes import (
+    FIRST_RESPONSE_DUE_URL as FIRST_RESPONSE_DUE_URL,
+)
+from fhircrm.channels.thread_codes import (
+    INBOX_SYSTEM as INBOX_SYSTEM,
+)
+from fhircrm.channels.thread_codes import (
+    REASON_SYSTEM as REASON_SYSTEM,
+)
+from fhircrm.channels.thread_codes import (
+    RESOLUTION_DUE_URL as RESOLUTION_DUE_URL,
+)
+from fhircrm.channels.thread_codes import (
+    RESOLUTION_OUTPUT as RESOLUTION_OUTPUT,
+)
+from fhircrm.channels.thread_codes import (
+    SLA_ALERT_URL as SLA_ALERT_URL,
+)
+from fhircrm.channels.thread_codes import (
+    SLA_MINUTES as SLA_MINUTES,
+)
+from fhircrm.channels.thread_codes import (
+    SLA_SYSTEM as SLA_SYSTEM,
+)
+from fhircrm.channels.thread_codes import (
+    STATE_SYSTEM as STATE_SYSTEM,
+)
+from fhircrm.channels.thread_codes import (
+    STATES as STATES,
+)
+from fhircrm.channels.thread_codes import (
+    TEAM_URL as TEAM_URL,
+)
+from fhircrm.channels.thread_codes import (
+    TOPIC_INPUT as TOPIC_INPUT,
+)

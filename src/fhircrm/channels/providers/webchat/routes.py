@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from fhircrm.channels import chat_tokens
 from fhircrm.channels.inbound import InboundMessage, receive
+from fhircrm.channels.providers.webchat.adapter import NAME
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.access import ServiceScope
@@ -91,7 +92,7 @@ async def post_message(body: ChatMessage, request: Request, response: Response, 
     conversation = conversation_of(request, _bearer(request))
     message = InboundMessage(
         channel="webchat",
-        provider="webchat",
+        provider=NAME,
         provider_id=f"{conversation.session}:{body.id}",
         address=conversation.session,
         text=body.text,

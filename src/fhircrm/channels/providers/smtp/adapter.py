@@ -23,6 +23,8 @@ from fhircrm.channels.model import (
 )
 from fhircrm.config import Settings
 
+NAME = "smtp"
+
 
 def build_email(settings: Settings, message: OutboundMessage, attempt_id: str) -> EmailMessage:
     email = EmailMessage()
@@ -40,7 +42,7 @@ def build_email(settings: Settings, message: OutboundMessage, attempt_id: str) -
 
 
 class SmtpAdapter:
-    provider = "smtp"
+    provider = NAME
 
     def __init__(self, settings: Settings):
         self.settings = settings

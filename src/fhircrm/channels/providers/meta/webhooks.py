@@ -11,11 +11,20 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from fhircrm.channels import receipts, signatures
 from fhircrm.channels.inbound import InboundMessage, receive
-from fhircrm.channels.webhooks_twilio import communication_for_callback
+from fhircrm.channels.providers.descriptor import SignedRequest, signed_request
+from fhircrm.channels.providers.meta.adapter import NAME
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
 
 router = APIRouter(prefix="/channels/meta", tags=["channels"])
+
+#: WhatsApp Cloud API message status words -> FHIR Communication.status
+STATUSES = {"sent": "in-progress", "delivered": "completed", "read": "completed", "failed": "not-done"}
+
+
+def signature_valid(settings: Settings, request: SignedRequest) -> bool:
+    secret = settings.meta_app_secret.get_secret_value() if settings.meta_app_secret else None
+    return signatures.meta_valid(request.body, request.headers.get("X-Hub-Signature-256"), secret)
 
 
 @router.get("/webhook", include_in_schema=False)
@@ -31,10 +40,7 @@ async def verify(request: Request) -> Response:
 @router.post("/webhook", include_in_schema=False)
 async def notification(request: Request, store: ServiceStoreDep) -> dict:
     settings: Settings = request.app.state.settings
-    body = await request.body()
-    secret = settings.meta_app_secret.get_secret_value() if settings.meta_app_secret else None
-    if not signatures.meta_valid(body, request.headers.get("X-Hub-Signature-256"), secret):
-        raise HTTPException(403, "invalid signature")
+    body = (await signed_request(request, signature_valid)).body
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -46,7 +52,7 @@ async def notification(request: Request, store: ServiceStoreDep) -> dict:
                 text = (message.get("text") or {}).get("body") or (message.get("button") or {}).get("text") or ""
                 inbound = InboundMessage(
                     channel="whatsapp",
-                    provider="meta",
+                    provider=NAME,
                     provider_id=message.get("id", ""),
                     address="+" + message.get("from", "").lstrip("+"),
                     text=text,
@@ -54,11 +60,11 @@ async def notification(request: Request, store: ServiceStoreDep) -> dict:
                 if inbound.provider_id:
                     await receive(store, settings, inbound)
             for status in value.get("statuses", []):
-                comm = await communication_for_callback(
-                    store, "meta", status.get("id", ""), status.get("biz_opaque_callback_data")
+                await receipts.record_receipt(
+                    store,
+                    NAME,
+                    status.get("id", ""),
+                    status.get("biz_opaque_callback_data"),
+                    STATUSES.get(status.get("status", "")),
                 )
-                fhir_status = receipts.PROVIDER_STATUS.get(status.get("status", ""))
-                if comm is not None and fhir_status:
-                    reason = "undeliverable" if fhir_status == "not-done" else None
-                    await receipts.record_status(store, comm, fhir_status, reason=reason)
     return {"ok": True}

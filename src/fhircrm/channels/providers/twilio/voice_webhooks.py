@@ -13,11 +13,12 @@ from xml.sax.saxutils import escape, quoteattr
 from fastapi import APIRouter, Request, Response
 
 from fhircrm.channels import contacts
-from fhircrm.channels.adapters.twilio_voice import voice_language
 from fhircrm.channels.inbound import InboundMessage, match_sender, receive
+from fhircrm.channels.providers.twilio.account import MESSAGING
+from fhircrm.channels.providers.twilio.voice import voice_language
+from fhircrm.channels.providers.twilio.webhooks import signed_form, twiml
 from fhircrm.channels.templates import render
 from fhircrm.channels.urls import public_url
-from fhircrm.channels.webhooks_twilio import signed_form, twiml
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.store import FhirStore
@@ -42,12 +43,12 @@ async def incoming_call(request: Request, store: ServiceStoreDep) -> Response:
     form = await signed_form(request)
     settings: Settings = request.app.state.settings
     caller = form.get("From", "")
-    lookup = InboundMessage(channel="voice", provider="twilio", provider_id="", address=caller, text="")
+    lookup = InboundMessage(channel="voice", provider=MESSAGING, provider_id="", address=caller, text="")
     patient = await match_sender(store, lookup)
     if patient is None:
         message = InboundMessage(
             channel="voice",
-            provider="twilio",
+            provider=MESSAGING,
             provider_id=f"{form.get('CallSid', '')}:incoming",
             address=caller,
             text="Incoming call from a number we do not know: call back.",
@@ -69,7 +70,7 @@ async def voice_gather(request: Request, store: ServiceStoreDep) -> Response:
     outbound = form.get("Direction", "outbound-api").startswith("outbound")
     message = InboundMessage(
         channel="voice",
-        provider="twilio",
+        provider=MESSAGING,
         provider_id=f"{form.get('CallSid', '')}:gather",
         address=form.get("To") if outbound else form.get("From"),
         text=form.get("Digits", ""),

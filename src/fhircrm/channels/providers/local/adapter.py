@@ -9,9 +9,11 @@ from datetime import datetime
 
 from fhircrm.channels.model import OutboundMessage, Reconciled, Reconciliation, SendResult
 
+NAME = "local"
+
 
 class LocalAdapter:
-    provider = "local"
+    provider = NAME
 
     async def send(self, message: OutboundMessage, *, attempt_id: str) -> SendResult:
         return SendResult(provider_id=f"local-{attempt_id}", status="completed")

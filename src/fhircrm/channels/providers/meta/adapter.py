@@ -13,9 +13,15 @@ from datetime import datetime
 
 import httpx
 
-from fhircrm.channels.adapters.http_errors import from_exception, from_response
 from fhircrm.channels.model import OutboundMessage, Reconciled, Reconciliation, SendResult
+from fhircrm.channels.providers.http_errors import from_exception, from_response
 from fhircrm.config import Settings
+
+NAME = "meta"
+
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.meta_whatsapp_token and settings.meta_whatsapp_phone_number_id)
 
 
 def template_name(template: str | None) -> str:
@@ -44,7 +50,7 @@ def request_body(message: OutboundMessage, attempt_id: str) -> dict:
 
 
 class MetaWhatsAppAdapter:
-    provider = "meta"
+    provider = NAME
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient):
         self.settings = settings
@@ -60,9 +66,9 @@ class MetaWhatsAppAdapter:
         try:
             response = await self.http.post(self._url(), json=request_body(message, attempt_id), headers=headers)
         except httpx.HTTPError as exc:
-            raise from_exception(exc, "meta") from None
+            raise from_exception(exc, NAME) from None
         if response.status_code >= 400:
-            raise from_response(response, "meta")
+            raise from_response(response, NAME)
         messages = response.json().get("messages") or [{}]
         return SendResult(provider_id=messages[0].get("id"), status="in-progress")
 

@@ -6,9 +6,11 @@ from datetime import datetime
 
 from fhircrm.channels.model import OutboundMessage, Reconciled, Reconciliation, SendResult
 
+NAME = "webchat"
+
 
 class WebChatAdapter:
-    provider = "webchat"
+    provider = NAME
 
     async def send(self, message: OutboundMessage, *, attempt_id: str) -> SendResult:
         return SendResult(provider_id=f"webchat-{attempt_id}", status="completed")

@@ -11,9 +11,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from fhircrm.channels.adapters.http_errors import from_exception, from_response
-from fhircrm.channels.adapters.twilio_account import account_url, basic_auth
 from fhircrm.channels.model import OutboundMessage, Reconciled, Reconciliation, SendResult
+from fhircrm.channels.providers.twilio.account import VOICE, TwilioAccount
 from fhircrm.channels.urls import public_url
 from fhircrm.config import Settings
 
@@ -41,17 +40,11 @@ def _goodbye(language: str) -> str:
 
 
 class TwilioVoiceAdapter:
-    provider = "twilio-voice"
+    provider = VOICE
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient):
         self.settings = settings
-        self.http = http
-
-    def _url(self) -> str:
-        return account_url(self.settings, "Calls.json")
-
-    def _auth(self) -> tuple[str, str]:
-        return basic_auth(self.settings)
+        self.account = TwilioAccount(settings, http)
 
     async def send(self, message: OutboundMessage, *, attempt_id: str) -> SendResult:
         form = {
@@ -60,23 +53,12 @@ class TwilioVoiceAdapter:
             "Twiml": gather_twiml(self.settings, message),
             "StatusCallback": public_url(self.settings, f"/channels/twilio/status?attempt={attempt_id}"),
         }
-        try:
-            response = await self.http.post(self._url(), data=form, auth=self._auth())
-        except httpx.HTTPError as exc:
-            raise from_exception(exc, "twilio") from None
-        if response.status_code >= 400:
-            raise from_response(response, "twilio")
-        return SendResult(provider_id=response.json().get("sid"), status="in-progress")
+        data = await self.account.create("Calls.json", form)
+        return SendResult(provider_id=data.get("sid"), status="in-progress")
 
     async def reconcile(self, message: OutboundMessage, *, attempt_id: str, since: datetime) -> Reconciliation:
         params = {"To": message.address, "StartTime>": since.date().isoformat(), "PageSize": "50"}
-        try:
-            response = await self.http.get(self._url(), params=params, auth=self._auth())
-        except httpx.HTTPError as exc:
-            raise from_exception(exc, "twilio") from None
-        if response.status_code >= 400:
-            raise from_response(response, "twilio")
-        calls = response.json().get("calls", [])
+        calls = (await self.account.list("Calls.json", params)).get("calls", [])
         if calls:
             return Reconciliation(Reconciled.SENT, calls[0].get("sid"))
         return Reconciliation(Reconciled.NOT_SENT)
