@@ -10,10 +10,11 @@ from fhircrm.fhir.invariants import invariant_issues
 from fhircrm.fhir.validator import structure_issues
 
 
-def issues(resource: dict, keys: frozenset[str] | None = None) -> list[Issue]:
-    """Every problem of ``resource``; the invariants only when its structure is sound (they assume it)."""
+def issues(resource: dict, keys: frozenset[str] | None = None, *, every_type: bool = False) -> list[Issue]:
+    """Every problem of ``resource``; the invariants only when its structure is sound (they assume it), and
+    on writes only for the types ``fhircrm.fhir.invariants.WRITE_CHECKED`` names (``every_type``: all)."""
     found = structure_issues(resource, keys)
-    return found or invariant_issues(resource)
+    return found or invariant_issues(resource, every_type=every_type)
 
 
 def validate(resource: dict) -> None:

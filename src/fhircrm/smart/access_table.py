@@ -29,7 +29,7 @@ KINDS: tuple[str, ...] = ("patient", "user", "clinician", "coordinator", "superv
 ROLE_KINDS: tuple[str, ...] = ("clinician", "coordinator", "supervisor", "administrator")
 #: The columns of a row: which interactions each letter of a row decides.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "read": ("read", "vread", "history-instance", "search", "operation", "notify"),
+    "read": ("read", "vread", "history-instance", "search", "operation", "validate", "notify"),
     "history": ("history-type",),
     "create": ("create",),
     "change": ("update", "patch"),

@@ -54,6 +54,7 @@ INTERACTION_LETTER = {
     "history-type": "s",
     "history-system": "s",
     "operation": "r",  # $everything and the like: reads of what the type's grants reach
+    "validate": "r",  # $validate: would a write be accepted (reveals nothing stored but what the caller may read)
     "notify": "r",  # a Subscription notification's payload, read on its owner's behalf
 }
 #: Scopes with a meaning of their own (not resource scopes).
