@@ -13,10 +13,11 @@ from fhircrm.events.listener import emit_derived_events
 from fhircrm.fhir.access import AccessPolicy
 from fhircrm.fhir.changes import ChangeListener
 from fhircrm.fhir.store import FhirStore
+from fhircrm.indicators.upkeep import keep_counts
 from fhircrm.subscriptions.publisher import listener_for, notify_subscribers
 
 #: The write-time listeners of fhircrm's own writes; ``open_store`` gives the publisher the caller's access.
-LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events, notify_subscribers)
+LISTENERS: tuple[ChangeListener, ...] = (emit_derived_events, keep_counts, notify_subscribers)
 
 
 def open_store(conn: AsyncConnection, settings: Settings | None = None, *, policy: AccessPolicy) -> FhirStore:
@@ -28,6 +29,6 @@ def open_store(conn: AsyncConnection, settings: Settings | None = None, *, polic
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
         max_include=settings.max_include_results,
-        listeners=(emit_derived_events, listener_for(settings, policy)),
+        listeners=(emit_derived_events, keep_counts, listener_for(settings, policy)),
         policy=policy,
     )

@@ -8,7 +8,8 @@ import httpx
 from tests.fixtures.populations import Writer
 
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, INBOX_SYSTEM
-from fhircrm.indicators import Slice, compute
+from fhircrm.indicators.compute import compute
+from fhircrm.indicators.slices import Slice
 from fhircrm.segments.groups import save_definition
 from fhircrm.segments.refresh import refresh_all
 from fhircrm.segments.rules import parse_rule

@@ -184,6 +184,14 @@ class Dated:
         )
         return label.c.label, [Join(label, label.c.res_pk == self.rows.c.pk, True)]
 
+    def token(self, param: str, system: str | None = None) -> tuple[ColumnElement, list[Join]]:
+        """Each code of the rows' token ``param`` (of ``system`` only, when given): a row per code."""
+        code = idx_token.alias(f"tok_{param.replace('-', '_')}")
+        on = sa.and_(code.c.res_pk == self.rows.c.pk, code.c.sp == sp_hash(self.resource_type, param))
+        if system is not None:
+            on = sa.and_(on, code.c.system == system)
+        return code.c.code, [Join(code, on, False)]
+
     def reference(self, param: str, types: Sequence[str]) -> tuple[ColumnElement, list[Join]]:
         """The "Type/id" of each local reference of the rows' ``param`` to one of ``types`` (a row per reference)."""
         ref = idx_reference.alias(f"ref_{param.replace('-', '_')}")
@@ -221,6 +229,32 @@ class Dated:
             .join(self.rows, self.rows.c.pk == idx_reference.c.res_pk)
             .where(idx_reference.c.sp == sp_hash(self.resource_type, param), idx_reference.c.target_type == target_type)
         )
+
+    def narrowed(self, pks: Select) -> Dated:
+        """Only the rows of the resources ``pks`` selects (a ``Selection.pks``): a search's matches, or the few
+        resources one write touched."""
+        rows = sa.select(self.rows).where(self.rows.c.pk.in_(pks)).subquery()
+        return Dated(self.conn, self.resource_type, rows, self.access)
+
+    async def keyed(self, key: ColumnElement | None = None, joins: Sequence[Join] = ()) -> list[tuple]:
+        """(fhir id, start, code[, key]) of every row, a row per value of ``key`` (NULL without one): what each
+        resource adds to the grouped counts, for tallies kept per resource."""
+        ident = resource.alias("ident")
+        columns = [ident.c.fhir_id, self.rows.c.start, self.rows.c.code, *([] if key is None else [key])]
+        query = sa.select(*columns).select_from(self.rows).join(ident, ident.c.id == self.rows.c.pk)
+        for target, on, outer in joins:
+            query = query.join(target, on, isouter=outer)
+        return [tuple(row) for row in await self.conn.execute(query)]
+
+    async def elements_by_id(self, paths: Sequence[tuple[str, ...]]) -> list[tuple]:
+        """(fhir id, the elements at ``paths``...) of each row's live resource: those elements only."""
+        columns = [resource.c.content[path] if len(path) > 1 else resource.c.content[path[0]] for path in paths]
+        query = (
+            sa.select(resource.c.fhir_id, *columns)
+            .join(self.rows, self.rows.c.pk == resource.c.id)
+            .where(resource.c.deleted.is_(False), resource.c.content.is_not(None))
+        )
+        return [tuple(row) for row in await self.conn.execute(query)]
 
     async def element(self, name: str) -> list:
         """The top-level element ``name`` of each row's live resource (absent: None): that element only."""

@@ -1,8 +1,6 @@
-"""Indicators computed from the FHIR data, in the database where possible (``_summary=count`` searches), as
-JSON for the dashboard and as MeasureReports. Definitions (numerator, denominator, exclusions): docs/indicators.md.
+"""Indicators computed from the FHIR data, in the database where possible, as JSON for the dashboard and as
+MeasureReports. Definitions (numerator, denominator, exclusions): docs/indicators.md; the appointment measures
+are ``measures.MEASURES``, the registry ``compute.INDICATORS``.
+
+Import the modules themselves: this package imports nothing, so no module of it imports its own package back.
 """
-
-from fhircrm.indicators.compute import INDICATORS, compute, compute_all
-from fhircrm.indicators.slices import Slice
-
-__all__ = ["INDICATORS", "Slice", "compute", "compute_all"]

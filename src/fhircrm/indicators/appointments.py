@@ -1,72 +1,62 @@
-"""Scheduling indicators: no-show, late cancellation, confirmation, recovered slots, follow-up adherence.
+"""Scheduling indicators: the appointment measures (``measures``: no-show, late cancellation, confirmation,
+follow-up adherence) over a slice, and recovered slots.
 
-Statuses are counted in one grouped query per indicator; only the elements a rule reads are fetched."""
+A measure is read from the maintained day sums (``periods.Maintained``) when the caller reaches every visit and
+the slice names at most one dimension (a location, a provider or a service line; follow-up adherence has its
+own); otherwise (a segment, two dimensions, a scoped caller) the cells of the slice's own search are recounted.
+Within ``matched.shared()`` both are worked out once per slice.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators.counting import Members, rate
-from fhircrm.indicators.matched import by_status, count, elements
+from fhircrm.indicators.facts import ACTOR_TYPES, Cell, all_appointments, facts, tally
+from fhircrm.indicators.matched import count, matched, memo
+from fhircrm.indicators.measures import LIVE, Measure
+from fhircrm.indicators.periods import Maintained, maintained_for
 from fhircrm.indicators.slices import Slice
-from fhircrm.timers.clock import parse_fhir_datetime
-
-ATTENDED = "fulfilled,arrived,checked-in"
-LIVE = "booked,arrived,checked-in,fulfilled,noshow"
-LATE_HOURS = 24
-#: every status an indicator here counts: one grouped query serves each of them
-STATUSES = sorted({*ATTENDED.split(","), *LIVE.split(","), "noshow", "cancelled"})
 
 
-def _sum(counts: dict[str, int], statuses: str) -> int:
-    return sum(counts.get(status, 0) for status in statuses.split(","))
+def _where(s: Slice, measure: Measure) -> tuple[str, str] | bool | None:
+    """The one (dimension, key) the slice and measure restrict to (None: none), or False when the day sums
+    cannot answer (two dimensions, an actor of another type)."""
+    wanted = [("actor", s.location), ("actor", s.provider), ("service-line", s.service_line)]
+    where = [(d, k) for d, k in wanted if k]
+    if measure.within != ("all", ""):
+        where.append(measure.within)
+    if len(where) > 1 or any(d == "actor" and k.partition("/")[0] not in ACTOR_TYPES for d, k in where):
+        return False
+    return where[0] if where else None
 
 
-async def no_show_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
-    counts = await by_status(store, "Appointment", s.appointment_params(), STATUSES, segment=segment)
-    noshow = counts.get("noshow", 0)
-    return rate(noshow, noshow + _sum(counts, ATTENDED))
+async def _cells(
+    store: FhirStore, s: Slice, segment: Members, measure: Measure
+) -> tuple[dict[Cell, int], tuple | None]:
+    cache = memo()
+    cache = {} if cache is None else cache
+    where = _where(s, measure)
+    if segment is None and where is not False and maintained_for(store):
+        key = ("maintained", id(store), s.start, s.end)
+        if key not in cache:
+            cache[key] = await Maintained(store).between(s.start, s.end)
+        return cache[key], where
+    key = ("recounted", id(store), s, segment)
+    if key not in cache:
+        found = matched(store, "Appointment", s.appointment_params(), segment=segment)
+        cache[key] = tally(await facts(all_appointments(store).narrowed(found.pks)))
+    return cache[key], None
 
 
-async def late_cancellation_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
-    """Reads two elements (``meta.lastUpdated``, ``start``) of the cancelled ones; the rest are counted."""
-    params = s.appointment_params()
-    counts = await by_status(store, "Appointment", params, STATUSES, segment=segment)
-    cancelled = await elements(
-        store,
-        "Appointment",
-        params,
-        [("meta", "lastUpdated"), ("start",)],
-        status=["cancelled"],
-        segment=segment,
-    )
-    late = sum(
-        1
-        for updated, start in cancelled
-        if start and parse_fhir_datetime(updated) > parse_fhir_datetime(start) - timedelta(hours=LATE_HOURS)
-    )
-    return rate(late, _sum(counts, LIVE) + len(cancelled))
+def indicator(measure: Measure):  # type: ignore[no-untyped-def]
+    """The indicator function of ``measure``: (store, slice, segment) -> rate."""
 
+    async def figures(store: FhirStore, s: Slice, segment: Members) -> dict:
+        cells, where = await _cells(store, s, segment, measure)
+        return measure.figures(cells, where)
 
-def confirmed(participants: list[dict] | None) -> bool:
-    """The patient participant accepted (other participants' answers do not count)."""
-    return any(
-        (p.get("actor") or {}).get("reference", "").startswith("Patient/") and p.get("status") == "accepted"
-        for p in participants or []
-    )
-
-
-async def confirmation_rate(store: FhirStore, s: Slice, segment: Members) -> dict:
-    booked = await elements(
-        store,
-        "Appointment",
-        s.appointment_params(),
-        [("participant",)],
-        status=["booked"],
-        segment=segment,
-    )
-    return rate(sum(1 for (participants,) in booked if confirmed(participants)), len(booked))
+    figures.__name__ = measure.id.replace("-", "_")
+    return figures
 
 
 async def recovered_slots(store: FhirStore, s: Slice, segment: Members) -> dict:
@@ -75,11 +65,5 @@ async def recovered_slots(store: FhirStore, s: Slice, segment: Members) -> dict:
     if s.provider:
         params.append(("schedule.actor", s.provider))
     freed = await count(store, "Slot", params)
-    refilled = await count(store, "Slot", [*params, ("_has:Appointment:slot:status", LIVE)])
+    refilled = await count(store, "Slot", [*params, ("_has:Appointment:slot:status", ",".join(LIVE))])
     return rate(refilled, freed)
-
-
-async def follow_up_adherence(store: FhirStore, s: Slice, segment: Members) -> dict:
-    params = [*s.appointment_params(), ("appointment-type", "FOLLOWUP")]
-    counts = await by_status(store, "Appointment", params, STATUSES, segment=segment)
-    return rate(_sum(counts, ATTENDED), _sum(counts, f"{ATTENDED},noshow,cancelled"))

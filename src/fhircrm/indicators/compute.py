@@ -1,4 +1,7 @@
-"""The indicator registry: id -> function(store, slice, segment Group id) -> figures."""
+"""The indicator registry: id -> function(store, slice, segment Group id) -> figures.
+
+The appointment measures come from ``measures.MEASURES`` (which the dashboard also shows); the others are
+functions of their own."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import appointments, experience, matched, referrals, work
 from fhircrm.indicators.counting import Members
+from fhircrm.indicators.measures import MEASURES
 from fhircrm.indicators.slices import Slice
 from fhircrm.segments.groups import find_segment
 
@@ -16,13 +20,10 @@ Indicator = Callable[[FhirStore, Slice, Members], Awaitable[dict]]
 INDICATORS: dict[str, Indicator] = {
     "first-response-time": work.first_response_time,
     "first-contact-resolution": work.first_contact_resolution,
-    "no-show-rate": appointments.no_show_rate,
-    "late-cancellation-rate": appointments.late_cancellation_rate,
-    "confirmation-rate": appointments.confirmation_rate,
+    **{m.id: appointments.indicator(m) for m in MEASURES},
     "recovered-slots": appointments.recovered_slots,
     "referral-leakage": referrals.referral_leakage,
     "referral-funnel": referrals.referral_funnel,
-    "follow-up-adherence": appointments.follow_up_adherence,
     "nps": experience.nps,
     "csat": experience.csat,
     "complaints": work.complaints,

@@ -1,9 +1,11 @@
-"""The dashboard's figures counted in the database: no-show rate overall, per week, per service line, location,
-provider and risk band; confirmations of the next 14 days; freed and recovered slots.
+"""The dashboard's figures: no-show rate overall, per week, per service line, location, provider and risk band;
+every appointment measure (``measures``) over the same 12 weeks; confirmations of the next 14 days; freed and
+recovered slots.
 
-Each dimension is one grouped query (``fhircrm.indicators.grouped``), so the counts are exact at any size and
-the cost does not grow with the number of locations, providers or weeks. Rates are dicts with noshow /
-attended / total / percent; group keys are display labels (Location name, provider name, service display).
+Counted from the appointment cells (``facts``): the maintained day sums for a caller who reaches every visit,
+a recount of their own visits for anyone else (``periods``). Weeks are whole UTC days, the current one up to
+now. Rates are dicts with noshow / attended / total / percent; group keys are display labels (Location name,
+provider name, service display).
 """
 
 from __future__ import annotations
@@ -12,17 +14,32 @@ from datetime import datetime, timedelta
 
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import grouped
-from fhircrm.indicators.appointments import confirmed
+from fhircrm.indicators.facts import Cell, confirmed_class
+from fhircrm.indicators.measures import ACTIVE, ATTENDED, MEASURES
+from fhircrm.indicators.periods import midnight, naive, tallies
 
 WEEKS = 12
 UPCOMING_DAYS = 14
 PROVIDER_TYPES = ("PractitionerRole", "Practitioner")
+#: the dashboard's name of a dimension's empty key
+UNSET = {"service": "unspecified", "band": "not assessed"}
 
 
 def _rate(counts: dict[str, int]) -> dict:
     noshow, attended = counts.get("noshow", 0), counts.get("attended", 0)
     total = noshow + attended
     return {"noshow": noshow, "attended": attended, "total": total, "percent": 100.0 * noshow / total if total else 0.0}
+
+
+def _outcomes(cells: dict[Cell, int], dimension: str) -> dict[str, dict[str, int]]:
+    """{key: {"noshow": n, "attended": n}} of the keys of ``dimension`` with a no-show or an attended visit."""
+    out: dict[str, dict[str, int]] = {}
+    for (c, d, k), n in cells.items():
+        if d != dimension or not n or (c != "noshow" and c not in ATTENDED):
+            continue
+        counts = out.setdefault(k, {"noshow": 0, "attended": 0})
+        counts["noshow" if c == "noshow" else "attended"] += n
+    return out
 
 
 def _label(resource: dict) -> str:
@@ -51,8 +68,8 @@ async def _labels(store: FhirStore, refs: list[str]) -> dict[str, str]:
     return out
 
 
-async def _by_actor(store: FhirStore, since: datetime, now: datetime, types: tuple[str, ...]) -> dict[str, dict]:
-    counts = await grouped.by_actor(store, since, now, types)
+async def _by_actor(store: FhirStore, cells: dict[Cell, int], types: tuple[str, ...]) -> dict[str, dict]:
+    counts = {ref: c for ref, c in _outcomes(cells, "actor").items() if ref.partition("/")[0] in types}
     labels = await _labels(store, sorted(counts))
     out: dict[str, dict] = {}
     for ref, c in counts.items():
@@ -63,29 +80,41 @@ async def _by_actor(store: FhirStore, since: datetime, now: datetime, types: tup
     return out
 
 
+def _by_key(cells: dict[Cell, int], dimension: str) -> dict[str, dict]:
+    return {k or UNSET[dimension]: _rate(c) for k, c in _outcomes(cells, dimension).items()}
+
+
 async def dashboard_figures(store: FhirStore, now: datetime) -> dict:
-    """Every figure over the Appointments the caller may search (the store's read side applies the caller's
-    access; Forbidden without any); the overall rate is the weeks' sum."""
-    since = now - timedelta(weeks=WEEKS)
-    weekly = await grouped.weekly(store, now, WEEKS)
+    """Every figure over the Appointments the caller may search (Forbidden without any); the overall rate is the
+    weeks' sum."""
+    today = naive(now).date()
+    since = midnight(today - timedelta(days=7 * WEEKS - 1))
+    until = now + timedelta(days=UPCOMING_DAYS)
+    counted = await tallies(store, since, until)
     trend = []
     for week in range(WEEKS - 1, -1, -1):
-        rate = _rate(weekly.get(str(week), {}))
+        first = midnight(today - timedelta(days=7 * week + 6))
+        cells = await counted.between(
+            first, naive(now) if week == 0 else first + timedelta(days=7), end_included=not week
+        )
+        rate = _rate(_outcomes(cells, "all").get("", {}))
         trend.append(((now - timedelta(weeks=week)).strftime("%d %b"), rate["percent"] if rate["total"] else None))
-    upcoming = await grouped.upcoming(store, now, UPCOMING_DAYS)
-    freed, recovered = await grouped.slots(store, since, now + timedelta(days=UPCOMING_DAYS + 1))
+    window = await counted.between(since, now, end_included=True)
+    upcoming = await counted.between(now, until, end_included=True)
+    freed, recovered = await grouped.slots(store, since, until + timedelta(days=1))
     return {
-        "overall": _rate(grouped.overall(weekly)),
+        "overall": _rate(_outcomes(window, "all").get("", {})),
         "groups": {
-            "service": {k: _rate(c) for k, c in (await grouped.by_service(store, since, now)).items()},
-            "location": await _by_actor(store, since, now, ("Location",)),
-            "provider": await _by_actor(store, since, now, PROVIDER_TYPES),
-            "band": {k: _rate(c) for k, c in (await grouped.by_band(store, since, now)).items()},
+            "service": _by_key(window, "service"),
+            "location": await _by_actor(store, window, ("Location",)),
+            "provider": await _by_actor(store, window, PROVIDER_TYPES),
+            "band": _by_key(window, "band"),
         },
+        "measures": {m.id: {"title": m.title, **m.figures(window)} for m in MEASURES},
         "trend": trend,
         "confirmations": {
-            "upcoming": len(upcoming),
-            "confirmed": sum(1 for participants in upcoming if confirmed(participants)),
+            "upcoming": sum(upcoming.get((s, "all", ""), 0) for s in ACTIVE),
+            "confirmed": sum(upcoming.get((confirmed_class(s), "all", ""), 0) for s in ACTIVE),
             "freed": freed,
             "recovered": recovered,
         },

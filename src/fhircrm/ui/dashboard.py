@@ -81,6 +81,7 @@ async def gather(store: FhirStore) -> dict:
         "now": now,
         "rates": _rates(figures),
         "confirmations": figures["confirmations"],
+        "measures": figures["measures"],
         "channels": response_times(threads),
         "sla": dict(sla_counts),
         "open_tasks": sum(row.get("count", 1) for row in open_tasks),

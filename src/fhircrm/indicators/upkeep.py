@@ -1,0 +1,114 @@
+"""Keeps ``indicator_fact`` and ``indicator_daily`` equal to a recount, in the writing transaction.
+
+A write-time listener of the store (``fhircrm.stores``), not a domain-event consumer: it runs for every write
+through ``open_store``, bulk and history loads included, whether or not they emit events. For each Appointment
+written (and each one a written RiskAssessment's ``basis`` names, since the latest one gives the band) it
+recounts that Appointment's cells from the index rows just written (``facts``), takes back the cells it counted
+before and adds the new ones to the day's sums. The Appointment's fact row is locked first, so two transactions
+touching one Appointment apply their differences one after the other. ``rebuild`` recounts everything
+(``fhircrm indicators rebuild``): after the migration, or to mend counts written by code that bypassed the store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.changes import Change
+from fhircrm.fhir.store import FhirStore
+from fhircrm.indicators.facts import Fact, all_appointments, facts
+from fhircrm.indicators.tables import indicator_daily, indicator_fact
+
+UPKEEP = ServiceScope("indicators")
+CHUNK = 500
+
+#: {(day, class, dimension, key): change in Appointments}
+Delta = dict[tuple[date, str, str, str], int]
+
+
+def touched(changes: Iterable[Change]) -> set[str]:
+    """Ids of the Appointments whose cells a write may have changed."""
+    ids: set[str] = set()
+    for change in changes:
+        if change.resource_type == "Appointment":
+            ids.add(change.fhir_id)
+        elif change.resource_type == "RiskAssessment":
+            for content in (change.previous, change.current):
+                for basis in (content or {}).get("basis") or []:
+                    kind, _, ident = str(basis.get("reference") or "").partition("/")
+                    if kind == "Appointment" and ident:
+                        ids.add(ident)
+    return ids
+
+
+async def keep_counts(conn: AsyncConnection, changes: list[Change]) -> None:
+    """The store's write-time listener."""
+    ids = sorted(touched(changes))
+    for i in range(0, len(ids), CHUNK):
+        await recount(conn, ids[i : i + CHUNK])
+
+
+async def recount(conn: AsyncConnection, ids: list[str]) -> None:
+    """Recount the cells of the Appointments ``ids`` and apply the difference to the day sums."""
+    lock = sa.select(indicator_fact).where(indicator_fact.c.fhir_id.in_(ids))
+    if conn.dialect.name == "postgresql":
+        lock = lock.order_by(indicator_fact.c.fhir_id).with_for_update()
+    before = {row.fhir_id: (row.day, row.cells) for row in await conn.execute(lock)}
+    store = FhirStore(conn, policy=UPKEEP)
+    now = await facts(all_appointments(store).narrowed(store.select("Appointment", [("_id", ",".join(ids))]).pks))
+    delta: Delta = defaultdict(int)
+    for day, cells in before.values():
+        day = day if isinstance(day, date) else date.fromisoformat(day)
+        for cell in cells:
+            delta[(day, *cell)] -= 1
+    for fact in now.values():
+        for cell in fact.cells():
+            delta[(fact.start.date(), *cell)] += 1
+    if before:
+        await conn.execute(sa.delete(indicator_fact).where(indicator_fact.c.fhir_id.in_(list(before))))
+    await _write(conn, now, delta)
+
+
+async def _write(conn: AsyncConnection, now: dict[str, Fact], delta: Delta) -> None:
+    if now:
+        await conn.execute(sa.insert(indicator_fact), [_fact_row(ident, fact) for ident, fact in now.items()])
+    rows = [
+        {"day": day, "class": c, "dimension": d, "key": k, "n": n} for (day, c, d, k), n in sorted(delta.items()) if n
+    ]
+    if not rows:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(indicator_daily)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["day", "class", "dimension", "key"], set_={"n": indicator_daily.c.n + insert.excluded.n}
+    )
+    for i in range(0, len(rows), CHUNK):
+        await conn.execute(upsert, rows[i : i + CHUNK])
+    days = sorted({row["day"] for row in rows if row["n"] < 0})  # what was taken back may now count nothing
+    if days:
+        await conn.execute(sa.delete(indicator_daily).where(indicator_daily.c.day.in_(days), indicator_daily.c.n == 0))
+
+
+def _fact_row(ident: str, fact: Fact) -> dict:
+    return {"fhir_id": ident, "day": fact.start.date(), "cells": sorted(list(cell) for cell in fact.cells())}
+
+
+async def rebuild(conn: AsyncConnection) -> int:
+    """Recount every Appointment into empty tables; returns how many Appointments count."""
+    await conn.execute(sa.delete(indicator_daily))
+    await conn.execute(sa.delete(indicator_fact))
+    everything = await facts(all_appointments(FhirStore(conn, policy=UPKEEP)))
+    delta: Delta = defaultdict(int)
+    for fact in everything.values():
+        for cell in fact.cells():
+            delta[(fact.start.date(), *cell)] += 1
+    items = list(everything.items())
+    for i in range(0, len(items), CHUNK * 10):
+        await conn.execute(sa.insert(indicator_fact), [_fact_row(k, f) for k, f in items[i : i + CHUNK * 10]])
+    await _write(conn, {}, delta)
+    return len(everything)
