@@ -111,6 +111,7 @@ async def measure(base, settings):
         page = await sign_in(ctx, base)
         await page.goto(base + "/ui/worklist")
         PAGES[3] = await page.locator("table.worklist tbody td:nth-child(3) a").first.get_attribute("href")
+        print("worklist rows:", await page.locator("table.worklist tbody tr[id]").count())
         state = await ctx.storage_state()
         await ctx.close()
         rows = []
@@ -126,9 +127,10 @@ async def measure(base, settings):
                 colds.append(cold)
                 warms.append(warm)
                 raw = await second.evaluate("async (u) => (await (await fetch(u)).text()).length", base + path)
+                nodes = await second.evaluate("() => document.getElementsByTagName('*').length")
                 await c.close()
             med = statistics.median
-            rows.append((path[:40], med(cold_ms), med(warm_ms), med(colds), med(warms), raw))
+            rows.append((path[:40], med(cold_ms), med(warm_ms), med(colds), med(warms), raw, nodes))
         refreshes = []
         for path, marker in [("/ui/worklist", "rows=1"), ("/ui/inbox", "fragment=list")]:
             c = await browser.new_context(storage_state=state)
@@ -143,9 +145,9 @@ async def measure(base, settings):
         await browser.close()
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average (1/5/15 min) {load_avg}; medians of {RUNS} runs; bytes as transferred (brotli/gzip)")
-    print(f"{'page':42} {'cold ms':>8} {'warm ms':>8} {'cold B':>9} {'warm B':>8} {'HTML chars':>10}")
+    print(f"{'page':42} {'cold ms':>8} {'warm ms':>8} {'cold B':>9} {'warm B':>8} {'HTML chars':>10} {'DOM':>5}")
     for r in rows:
-        print(f"{r[0]:42} {r[1]:8.0f} {r[2]:8.0f} {r[3]:9.0f} {r[4]:8.0f} {r[5]:10}")
+        print(f"{r[0]:42} {r[1]:8.0f} {r[2]:8.0f} {r[3]:9.0f} {r[4]:8.0f} {r[5]:10} {r[6]:5}")
     for path, got, each in refreshes:
         print(f"refresh {path:34} {got} requests in 7 s, {each:.0f} B each")
     print(f"{'in place vs full load':42} {'in place ms':>11} {'full ms':>8} {'in place B':>10}")

@@ -86,5 +86,7 @@
     go(location.href, event.state && event.state.inPlace, false);
   });
 
-  if (!history.state) history.replaceState({ inPlace: null }, "");
+  // The page as first loaded: coming back to it puts focus where its own in-place links would (the results, the list).
+  const first = document.querySelector("[data-in-place]");
+  if (!history.state) history.replaceState({ inPlace: first ? first.dataset.inPlace : null }, "");
 })();

@@ -8,6 +8,7 @@ one assignee picker works by keyboard alone."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,18 @@ async def _describe(settings: Settings, task_id: str, text: str) -> None:
             await store.apply([Operation("PUT", "Task", task_id, {**task, "description": text})])
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def staff_page(chromium, base: str, path: str) -> AsyncIterator[object]:
+    """The demo coordinator signed in and on ``path``, in a desktop window closed afterwards."""
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await sign_in(context, base)
+        await page.goto(base + path)
+        yield page
+    finally:
+        await context.close()
 
 
 async def axe_violations(page) -> list[dict]:
@@ -221,10 +234,7 @@ async def test_survey_pages_are_built_for_a_phone(clinic: tuple[str, Settings], 
 
 async def test_a_worklist_refresh_keeps_ticked_rows_and_keyboard_focus(clinic: tuple[str, Settings], chromium) -> None:
     base, settings = clinic
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await sign_in(context, base)
-        await page.goto(f"{base}/ui/worklist?status=completed")
+    async with staff_page(chromium, base, "/ui/worklist?status=completed") as page:
         refreshes: list[str] = []
         page.on("requestfinished", lambda request: refreshes.append(request.url) if "rows=1" in request.url else None)
         box = {n: page.locator(f"#task-a11y-task-{n} input[type=checkbox]") for n in range(3)}
@@ -250,16 +260,11 @@ async def test_a_worklist_refresh_keeps_ticked_rows_and_keyboard_focus(clinic: t
         assert await page.locator("#rows-live").get_attribute("aria-live") == "polite"
         await page.keyboard.press("Space")  # the keyboard still acts on the focused row
         assert await box[1].is_checked()
-    finally:
-        await context.close()
 
 
 async def test_the_inbox_list_refresh_keeps_focus_on_a_thread_link(clinic: tuple[str, Settings], chromium) -> None:
     base, _settings = clinic
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await sign_in(context, base)
-        await page.goto(f"{base}/ui/inbox")
+    async with staff_page(chromium, base, "/ui/inbox") as page:
         links = page.locator(".threads li a")
         await links.nth(1).focus()
         href = await links.nth(1).get_attribute("href")
@@ -270,8 +275,6 @@ async def test_the_inbox_list_refresh_keeps_focus_on_a_thread_link(clinic: tuple
         )
         assert await page.evaluate("() => document.activeElement.getAttribute('href')") == href
         assert page.url.endswith("/ui/inbox")
-    finally:
-        await context.close()
 
 
 async def test_a_worklist_filter_applies_in_place_and_back_restores_the_last(
@@ -279,10 +282,7 @@ async def test_a_worklist_filter_applies_in_place_and_back_restores_the_last(
 ) -> None:
     base, _settings = clinic
     SHOTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await sign_in(context, base)
-        await page.goto(f"{base}/ui/worklist")
+    async with staff_page(chromium, base, "/ui/worklist") as page:
         await page.evaluate("() => { window.samePage = true; }")  # gone if the browser loads a new document
         await page.get_by_label("Status").select_option("completed")
         await page.get_by_role("button", name="Filter").click()
@@ -300,24 +300,28 @@ async def test_a_worklist_filter_applies_in_place_and_back_restores_the_last(
         await page.locator("#task-a11y-task-0").wait_for(state="detached")
         assert await page.get_by_label("Status").input_value() == "open"
         assert await page.evaluate("() => window.samePage") is True
+        assert await page.evaluate("() => document.activeElement.id") == "rows"  # focus on the results again
         await page.go_forward()
         await page.locator("#task-a11y-task-0").wait_for()
         assert await page.get_by_label("Status").input_value() == "completed"
 
-        reloaded = await context.new_page()  # the bookmark, and the page without JavaScript, as a full load
-        await reloaded.goto(f"{base}/ui/worklist?status=completed")
-        assert await reloaded.locator("#task-a11y-task-0").count() == 1
-        await reloaded.close()
-    finally:
-        await context.close()
+        state = await page.context.storage_state()  # the same sign-in, without JavaScript: full page loads
+        plain = await chromium.new_context(storage_state=state, java_script_enabled=False)
+        try:
+            bare = await plain.new_page()
+            await bare.goto(f"{base}/ui/worklist?status=completed")  # the bookmark
+            assert await bare.locator("#task-a11y-task-0").count() == 1
+            await bare.get_by_label("Status").select_option("open")
+            await bare.get_by_role("button", name="Filter").click()
+            await bare.wait_for_url("**/ui/worklist?status=open&**")  # the form's own GET
+            assert await bare.locator("#task-a11y-task-0").count() == 0
+        finally:
+            await plain.close()
 
 
 async def test_an_inbox_thread_opens_in_place_with_focus_on_its_heading(clinic: tuple[str, Settings], chromium) -> None:
     base, _settings = clinic
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await sign_in(context, base)
-        await page.goto(f"{base}/ui/inbox")
+    async with staff_page(chromium, base, "/ui/inbox") as page:
         await page.evaluate("() => { window.samePage = true; }")
         link = page.locator(".threads li a").nth(1)
         name = (await link.inner_text()).strip()
@@ -340,18 +344,13 @@ async def test_an_inbox_thread_opens_in_place_with_focus_on_its_heading(clinic: 
         await page.go_back()
         await page.locator("#h-thread", has_text="Pick a thread").wait_for()
         assert page.url.endswith("/ui/inbox") and await page.evaluate("() => window.samePage") is True
-    finally:
-        await context.close()
 
 
 async def test_the_shared_assignee_picker_assigns_two_ticked_tasks_by_keyboard(
     clinic: tuple[str, Settings], chromium
 ) -> None:
     base, _settings = clinic
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = await sign_in(context, base)
-        await page.goto(f"{base}/ui/worklist")
+    async with staff_page(chromium, base, "/ui/worklist") as page:
         ids = await page.locator("tr[id^=task-a11y-open-]").evaluate_all("rows => rows.map(r => r.id)")
         assert len(ids) == 2  # in the order of the page
         boxes = [page.locator(f"#{row_id} input[name=ids]") for row_id in ids]
@@ -374,8 +373,6 @@ async def test_the_shared_assignee_picker_assigns_two_ticked_tasks_by_keyboard(
         found = await axe_violations(page)
         await page.screenshot(path=str(SHOTS / "staff-worklist-assigned.png"), full_page=True)
         assert found == []
-    finally:
-        await context.close()
 
 
 async def _tab_until(page, key: str, condition: str, *, most: int = 80) -> None:
