@@ -7,26 +7,14 @@ import asyncio
 import json
 from pathlib import Path
 
-from fhircrm.config import get_settings
-from fhircrm.fhir.access import ServiceScope
-
 
 def _load(args: argparse.Namespace) -> int:
-    from fhircrm.db import create_engine
+    from fhircrm.command_store import command_store
     from fhircrm.journeys.load import load_journeys
-    from fhircrm.stores import open_store
-
-    settings = get_settings()
 
     async def run() -> list[str]:
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.begin() as conn:
-                return await load_journeys(
-                    open_store(conn, settings, policy=ServiceScope("journeys-cli")), args.files or None
-                )
-        finally:
-            await engine.dispose()
+        async with command_store("journeys-cli") as store:
+            return await load_journeys(store, args.files or None)
 
     print("loaded journeys: " + ", ".join(asyncio.run(run())))
     return 0

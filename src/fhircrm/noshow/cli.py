@@ -10,27 +10,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from fhircrm.config import get_settings
-from fhircrm.fhir.access import ServiceScope
 
 T = TypeVar("T")
 
 
 def _with_store(work: Callable[..., Awaitable[T]]) -> T:
     from fhircrm.clock import current_time
-    from fhircrm.db import create_engine
-    from fhircrm.stores import open_store
+    from fhircrm.command_store import command_store
 
     settings = get_settings()
 
     async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.connect() as conn:
-                return await work(
-                    open_store(conn, settings, policy=ServiceScope("noshow-cli")), settings, current_time(settings)
-                )
-        finally:
-            await engine.dispose()
+        async with command_store("noshow-cli", settings, transaction=False) as store:
+            return await work(store, settings, current_time(settings))
 
     return asyncio.run(run())
 

@@ -7,20 +7,14 @@ import asyncio
 from pathlib import Path
 
 from fhircrm.config import get_settings
-from fhircrm.fhir.access import ServiceScope
 
 
 async def _in_transaction(work):  # type: ignore[no-untyped-def]
-    from fhircrm.db import create_engine
-    from fhircrm.stores import open_store
+    from fhircrm.command_store import command_store
 
     settings = get_settings()
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            return await work(open_store(conn, settings, policy=ServiceScope("segments-cli")), settings)
-    finally:
-        await engine.dispose()
+    async with command_store("segments-cli", settings) as store:
+        return await work(store, settings)
 
 
 def _load(args: argparse.Namespace) -> int:
