@@ -15,6 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from fhircrm import __version__
 from fhircrm.audit.requests import audit_failure
+from fhircrm.bulk import routes as bulk_routes
 from fhircrm.channels import routes as channel_routes
 from fhircrm.complaints import routes as complaint_routes
 from fhircrm.compression import CompressionMiddleware
@@ -31,23 +32,26 @@ from fhircrm.errors import (
     Unavailable,
 )
 from fhircrm.fhir import bundle_routes, capability, routes
-from fhircrm.fhir.operations import bulk_import, bulk_status, everything, export, process_message
+from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
 from fhircrm.journeys.load import install_default_journeys
+from fhircrm.logs import quiet_query_strings, redact_database_errors, safe_traceback
+from fhircrm.messaging import routes as messaging_routes
 from fhircrm.migrate import upgrade
+from fhircrm.redaction import redact_submitted, validation_refusal
 from fhircrm.runtime import Runtime, create_http_client
+from fhircrm.security import everything
 from fhircrm.security.contain import ContainErrors
-from fhircrm.security.logs import quiet_query_strings, redact_database_errors, safe_traceback
 from fhircrm.security.middleware import install as install_security
-from fhircrm.security.validation import redact_submitted, validation_refusal
 from fhircrm.segments import routes as segment_routes
 from fhircrm.smart import discovery_router, install_resource_server, publish_discovery, security_block
 from fhircrm.smart.devserver import router as dev_auth_router
-from fhircrm.smartapp import routes as smartapp_routes
+from fhircrm.subscriptions import operations as subscription_operations
 from fhircrm.subscriptions import routes as subscription_routes
 from fhircrm.surveys import routes as survey_routes
+from fhircrm.ui import launch_routes
 from fhircrm.ui import routes as ui_routes
 from fhircrm.waitlist import routes as waitlist_routes
 from fhircrm.worker import run_worker
@@ -59,6 +63,13 @@ GZIP_EXCLUDED = (
     "application/fhir+ndjson",
     "application/ndjson",
     "application/x-ndjson",
+)
+#: The $operations under /fhir, in the order the CapabilityStatement lists them (fhircrm.fhir.operations).
+FHIR_OPERATIONS: tuple[Operations, ...] = (
+    everything.OPERATIONS,  # Patient $everything
+    bulk_routes.OPERATIONS,  # Bulk Data $export, $import, bulk status and files
+    messaging_routes.OPERATIONS,  # FHIR messaging: $process-message
+    subscription_operations.OPERATIONS,  # Subscription $status, $events, $replay
 )
 
 
@@ -105,15 +116,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(CompressionMiddleware, minimum_size=1024, exclude_content_types=GZIP_EXCLUDED)
     quiet_query_strings()  # HTTP client logs without query strings (they can carry names, phones)
     redact_database_errors()  # no log carries a database error's text (it can quote SQL parameters)
-    app.include_router(capability.router, prefix="/fhir", tags=["FHIR"])
+    app.include_router(capability.router_for(FHIR_OPERATIONS), prefix="/fhir", tags=["FHIR"])
     # Before the generic /{resource_type}/... routes: POST /fhir and the $operations.
     app.include_router(bundle_routes.router, prefix="/fhir", tags=["FHIR"])
-    app.include_router(everything.router, prefix="/fhir", tags=["FHIR"])
-    app.include_router(export.router, prefix="/fhir", tags=["Bulk Data"])  # $export kick-off
-    app.include_router(bulk_status.router, prefix="/fhir", tags=["Bulk Data"])  # bulk status and files
-    app.include_router(bulk_import.router, prefix="/fhir", tags=["Bulk Data"])  # $import kick-off
-    app.include_router(process_message.router, prefix="/fhir", tags=["FHIR"])  # FHIR messaging
-    app.include_router(subscription_routes.router)  # /ehr/notifications, Subscription $status/$events/$replay
+    for operations in FHIR_OPERATIONS:
+        app.include_router(operations.router, prefix="/fhir", tags=[operations.tag])
+    app.include_router(subscription_routes.router)  # /ehr/notifications
     app.include_router(ehr_routes.router)  # /ehr/.well-known/jwks.json
     app.include_router(channel_routes.router_for(settings))  # /channels/...: provider webhooks, forms, web chat
     app.include_router(inbox_routes.router)  # /api/inbox
@@ -124,7 +132,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(waitlist_routes.router)  # /api/waitlist: a coordinator accepts a slot offer
     app.include_router(discovery_router, prefix="/fhir", tags=["SMART"])  # /fhir/.well-known/smart-configuration
     app.include_router(dev_auth_router, prefix="/auth")  # development authorization server (404 unless enabled)
-    app.include_router(smartapp_routes.router)  # /app/launch, /app/callback: the SMART app's launch
+    app.include_router(launch_routes.router)  # /app/launch, /app/callback: the SMART app's launch
     app.include_router(ui_routes.router)  # /ui: Patient 360, worklist, inbox, dashboard, admin
     app.include_router(routes.router, prefix="/fhir", tags=["FHIR"])
 

@@ -9,7 +9,7 @@ import os
 import sys
 
 from fhircrm.config import Settings, get_settings
-from fhircrm.security.logs import redact_database_errors
+from fhircrm.logs import redact_database_errors
 
 
 def api_processes(settings: Settings, requested: int | None) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from fhircrm.security.logs import redact_database_errors
+from fhircrm.logs import redact_database_errors
 
 
 def _dumps(value: object) -> str:

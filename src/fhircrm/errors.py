@@ -13,9 +13,12 @@
     ├── PayloadTooLarge       413  too-costly
     ├── UnsupportedMediaType  415  not-supported
     ├── Unprocessable         422  invalid        (validation only)
+    │   └── JourneyError      422  invalid        (a journey definition that cannot be used)
     ├── NotImplementedYet     501  not-supported
     ├── InternalError         500  exception      (a bug: details go to the log, never to the client)
-    └── Unavailable           503  transient      (database down or busy, a statement too slow)
+    ├── Unavailable           503  transient      (database down or busy, a statement too slow)
+    └── PageError             (its status) invalid  (a page refuses: shown with a title, fhircrm.ui.web)
+        └── SignInRequired    401  login          (no app session, or it expired)
 
 Under ``/fhir`` they render as OperationOutcome; in the UI as a page.
 """
@@ -93,6 +96,10 @@ class Unprocessable(FhircrmError):
     status, code = 422, "invalid"
 
 
+class JourneyError(Unprocessable):
+    """A journey definition that cannot be used; the message says where."""
+
+
 class NotImplementedYet(FhircrmError):
     status, code = 501, "not-supported"
 
@@ -103,3 +110,21 @@ class InternalError(FhircrmError):
 
 class Unavailable(FhircrmError):
     status, code = 503, "transient"
+
+
+class PageError(FhircrmError):
+    """A request a page of the app refuses, shown to the person as an HTML page with ``title`` and ``status``
+    (``fhircrm.ui.web.PageRoute``), not as an OperationOutcome."""
+
+    status, code = 400, "invalid"
+    title = "Request refused"
+
+    def __init__(self, message: str, *, status: int | None = None, title: str | None = None) -> None:
+        self.status = status or self.status
+        self.title = title or self.title
+        super().__init__(message)
+
+
+class SignInRequired(PageError):
+    status, code = 401, "login"
+    title = "Sign-in required"

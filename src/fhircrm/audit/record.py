@@ -11,6 +11,8 @@ from fhircrm.fhir.search.dates import format_instant
 from fhircrm.jobs import enqueue
 from fhircrm.jobs.queue import utcnow
 
+AUDIT_JOB = "audit.write"  # the job kind the worker turns into AuditEvents (fhircrm.audit.writer)
+
 
 class Outcome(IntEnum):
     """AuditEvent.outcome (http://hl7.org/fhir/audit-event-outcome)."""
@@ -78,6 +80,4 @@ def now_instant() -> str:
 
 async def record(conn: AsyncConnection, audit: AuditRecord) -> None:
     """Queue ``audit`` in the caller's transaction."""
-    from fhircrm.audit.writer import AUDIT_JOB
-
     await enqueue(conn, AUDIT_JOB, audit.to_json())

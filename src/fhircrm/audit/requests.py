@@ -36,7 +36,7 @@ ROUTE_INTERACTIONS = {
     "conditional_delete": "delete",
     "transaction_or_batch": "transaction",
     "patient_everything": "export",
-    "system_export": "export",  # Bulk Data kick-off (fhircrm.fhir.operations.export)
+    "system_export": "export",  # Bulk Data kick-off (fhircrm.bulk.routes)
     "patient_export": "export",
     "group_export": "export",
     "bulk_file": "export",  # a Bulk Data file: the resources it holds

@@ -6,13 +6,12 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.audit.record import AuditRecord
+from fhircrm.audit.record import AUDIT_JOB, AuditRecord
 from fhircrm.audit.resource import audit_event, unrecordable
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.jobs import Job
 
-AUDIT_JOB = "audit.write"
 BATCH = 500
 #: a record that still fails (the database itself refusing) goes to the dead letters after these attempts
 #: (about 8 minutes of backoff), kept there with its error for an operator, never retried forever

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fhircrm.channels import communications, consent, contacts, policy
+import fhircrm.channels.communications as communications
+import fhircrm.channels.consent as consent
+import fhircrm.channels.contacts as contacts
+import fhircrm.channels.policy as policy
 from fhircrm.channels.codes import CHANNELS, DEDUPE_SYSTEM, PREFERRED_CHANNEL_URL, PURPOSES, extension
 from fhircrm.channels.providers import provider_for
 from fhircrm.channels.templates import TemplateError, render

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fhircrm.channels import consent
+import fhircrm.channels.consent as consent
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 

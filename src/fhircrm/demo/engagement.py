@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from fhircrm.demo import codes as c
+import fhircrm.demo.codes as c
 from fhircrm.demo.patients import PatientProfile
 from fhircrm.demo.roster import ORG_ID, ORG_NAME, Site, StaffMember
 from fhircrm.demo.timeutil import CLINIC_TZ, iso

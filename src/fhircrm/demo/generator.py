@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhircrm.demo import codes as c
-from fhircrm.demo import engagement
+import fhircrm.demo.codes as c
+import fhircrm.demo.engagement as engagement
 from fhircrm.demo.noshow_drivers import NoShowFactors, noshow_probability
 from fhircrm.demo.patients import PatientProfile, district_of, draw_profile, registration_resources
 from fhircrm.demo.roster import (

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.config import Settings
 from fhircrm.db import analyze, create_engine
+from fhircrm.demo.api import SeedError, SeedReport, in_process_api, post_transaction
 from fhircrm.demo.generator import ClinicSpec
-from fhircrm.demo.seed import SeedError, SeedReport, in_process_api, post_transaction
 from fhircrm.demo.wire import EncodedBatch, encoded_batches
 from fhircrm.migrate import upgrade
 

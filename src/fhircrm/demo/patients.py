@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from fhircrm.demo import codes as c
+import fhircrm.demo.codes as c
 from fhircrm.demo.names import (
     AREA_CODES,
     NAME_GROUP_WEIGHTS,

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from fhircrm.demo import codes as c
+import fhircrm.demo.codes as c
 from fhircrm.demo.names import NAME_GROUP_WEIGHTS, NAME_GROUPS, ascii_slug
 from fhircrm.demo.timeutil import slots_per_day
 

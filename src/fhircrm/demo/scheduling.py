@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhircrm.demo import codes as c
+import fhircrm.demo.codes as c
 from fhircrm.demo.roster import StaffMember
 from fhircrm.demo.timeutil import is_weekday, iso, local, slot_start_minute, slots_per_day
 

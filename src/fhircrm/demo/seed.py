@@ -15,39 +15,21 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 import httpx
 
 from fhircrm.config import Settings
-from fhircrm.db import analyze
+from fhircrm.demo.api import SeedReport, in_process_api, post_transaction, remote_api
 from fhircrm.demo.codes import DATA_ORIGIN_SYSTEM
 from fhircrm.demo.generator import ClinicSpec
-from fhircrm.demo.wire import EncodedBatch, encode_transaction, encoded_batches
+from fhircrm.demo.loader_pool import seed_with_loaders
+from fhircrm.demo.wire import EncodedBatch, encoded_batches
 
-FHIR_JSON = "application/fhir+json"
 DEMO_TAG = f"{DATA_ORIGIN_SYSTEM}|demo"
-IN_PROCESS_BASE = "http://fhircrm.local/fhir"
 REMOTE_JOBS = 4  # transactions in flight against another server: its cores do the work
-_POST_HEADERS = {"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
-
-
-class SeedError(RuntimeError):
-    """The server refused a batch; carries the status and the start of its OperationOutcome."""
-
-
-@dataclass(frozen=True)
-class SeedReport:
-    batches: int
-    resources: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.resources / self.seconds if self.seconds else 0.0
 
 
 class Progress:
@@ -87,17 +69,6 @@ class Progress:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
-
-
-async def post_transaction(client: httpx.AsyncClient, batch: bytes | list[dict[str, Any]]) -> None:
-    """POST one batch (encoded, or resources to encode) as a transaction; anything but 200 is a SeedError.
-
-    Nothing of a refused batch is stored (a transaction is all or nothing).
-    """
-    body = batch if isinstance(batch, bytes) else encode_transaction(batch)
-    response = await client.post("", content=body, headers=_POST_HEADERS, timeout=600)
-    if response.status_code != 200:
-        raise SeedError(f"transaction refused with HTTP {response.status_code}: {response.text[:500]}")
 
 
 async def seed_clinic(
@@ -168,38 +139,6 @@ async def demo_patient_count(client: httpx.AsyncClient) -> int:
     return int(response.json().get("total", 0))
 
 
-@asynccontextmanager
-async def in_process_api(
-    settings: Settings, *, migrate: bool = True, analyze_after: bool = True
-) -> AsyncIterator[httpx.AsyncClient]:
-    """This process's own fhircrm app (lifespan run: engine open; no embedded worker) and a client.
-
-    `analyze_after` refreshes the planner statistics once the load is done (a bulk load); loader processes
-    leave that to whoever started them, which does it once.
-    """
-    from fhircrm.app import create_app
-
-    app = create_app(settings.model_copy(update={"embedded_worker": False}), migrate=migrate)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=IN_PROCESS_BASE, headers={"Accept": FHIR_JSON}
-        ) as client:
-            yield client
-        if analyze_after:
-            await analyze(app.state.engine)  # a bulk load: give the planner statistics before anyone queries
-
-
-@asynccontextmanager
-async def remote_api(url: str, connections: int = 8) -> AsyncIterator[httpx.AsyncClient]:
-    """Any FHIR R4 server's base URL (another fhircrm, HAPI, ...)."""
-    limits = httpx.Limits(max_connections=connections)
-    async with httpx.AsyncClient(
-        base_url=url.rstrip("/"), headers={"Accept": FHIR_JSON}, limits=limits, timeout=600
-    ) as client:
-        yield client
-
-
 @contextmanager
 def quiet_http_log() -> Iterator[None]:
     """No INFO line per POST from httpx while seeding: thousands of them would bury the progress bar."""
@@ -238,8 +177,6 @@ async def run_seed(
     once; ``jobs=0`` loads in this process instead (`streams` transactions at a time). With `url`, `jobs` (or
     `streams`, whichever is larger) transactions are in flight at once.
     """
-    from fhircrm.demo.loader_pool import seed_with_loaders
-
     jobs = default_jobs(settings, url) if jobs is None else jobs
     progress = progress or Progress(spec.patients, "seeding")
     try:

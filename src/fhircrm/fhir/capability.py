@@ -1,22 +1,22 @@
 """``GET /fhir/metadata``: a CapabilityStatement listing exactly what works.
 
-Built from the same registry the search compiler uses, so a parameter is published if and only if it is indexed.
+Built from the same registry the search compiler uses, so a parameter is published if and only if it is indexed;
+the $operations and the messaging block are those the packages contribute (``fhircrm.fhir.operations``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from fastapi import APIRouter, Request
 
 from fhircrm import __version__
 from fhircrm.fhir.negotiation import base_url, check_format
+from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.outcomes import FhirResponse
 from fhircrm.fhir.resource_types import RESOURCE_TYPES
 from fhircrm.fhir.search.registry import registry
-from fhircrm.messaging import events as message_events
-
-router = APIRouter()
 
 INTERACTIONS = (
     "read",
@@ -30,26 +30,7 @@ INTERACTIONS = (
     "search-type",
 )
 SEARCH_PARAM_TYPES = ("token", "string", "date", "reference", "number", "quantity", "uri")
-#: Operations available per resource type (name, canonical definition).
 BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
-OPERATIONS: dict[str, list[tuple[str, str]]] = {
-    "Patient": [
-        ("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-        ("export", f"{BULK_DATA}/OperationDefinition/patient-export"),  # fhircrm.fhir.operations.export
-    ],
-    "Group": [("export", f"{BULK_DATA}/OperationDefinition/group-export")],
-    "Subscription": [  # fhircrm.subscriptions.operations
-        ("status", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"),
-        ("events", "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"),
-    ],
-}
-#: Operations on the whole server: Bulk Data export and import (fhircrm.fhir.operations.export, bulk_import).
-#: Bulk Data 2.0 defines no import operation: ours takes its inputs as the Bulk Data import proposal does.
-SYSTEM_OPERATIONS: list[tuple[str, str]] = [
-    ("export", f"{BULK_DATA}/OperationDefinition/export"),
-    ("import", "http://fhircrm.org/fhir/OperationDefinition/import"),
-    ("process-message", "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"),
-]
 COMMON_PARAMS = [
     {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
     {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
@@ -83,8 +64,6 @@ def _resources() -> tuple[dict, ...]:
                 if code not in ("_id", "_lastUpdated")
             ],
         }
-        if resource_type in OPERATIONS:
-            entry["operation"] = [{"name": n, "definition": d} for n, d in OPERATIONS[resource_type]]
         out.append(entry)
     revincludes: dict[str, list[str]] = {}
     for resource_type in RESOURCE_TYPES:
@@ -97,11 +76,16 @@ def _resources() -> tuple[dict, ...]:
     return tuple(out)
 
 
-def capability_statement(base: str, *, security: dict | None = None) -> dict:
+def _with_operations(entry: dict, operations: Sequence[Operations]) -> dict:
+    named = [{"name": n, "definition": d} for ops in operations for n, d in ops.by_type.get(entry["type"], ())]
+    return {**entry, "operation": named} if named else entry
+
+
+def capability_statement(base: str, *, security: dict | None = None, operations: Sequence[Operations] = ()) -> dict:
     rest: dict = {
         "mode": "server",
         "documentation": "fhircrm FHIR R4 API: engagement state (Communication, Task, ...) and the EHR mirror",
-        "resource": list(_resources()),
+        "resource": [_with_operations(entry, operations) for entry in _resources()],
         "interaction": [
             {"code": "transaction"},
             {"code": "batch"},
@@ -109,11 +93,11 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
             {"code": "search-system"},
         ],
         "searchParam": COMMON_PARAMS,
-        "operation": [{"name": n, "definition": d} for n, d in SYSTEM_OPERATIONS],
+        "operation": [{"name": n, "definition": d} for ops in operations for n, d in ops.system],
     }
     if security:
         rest["security"] = security
-    statement_messaging = messaging(base)
+    statement_messaging = [entry for ops in operations if ops.messaging for entry in ops.messaging(base)]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -131,32 +115,14 @@ def capability_statement(base: str, *, security: dict | None = None) -> dict:
     }
 
 
-def messaging(base: str) -> list[dict]:
-    """What ``$process-message`` receives (fhircrm.messaging): one supported message per event, and every event
-    coding accepted (ours and the HL7 v2 trigger events) as an extension, since R4 has no element for them."""
-    return [
-        {
-            "endpoint": [
-                {
-                    "protocol": {"system": "http://terminology.hl7.org/CodeSystem/message-transport", "code": "http"},
-                    "address": f"{base}/$process-message",
-                }
-            ],
-            "documentation": "Synchronous $process-message from system clients; idempotent on the MessageHeader id",
-            "supportedMessage": [
-                {"mode": "receiver", "definition": f"http://fhircrm.org/fhir/MessageDefinition/{event.code}"}
-                for event in message_events.EVENTS
-            ],
-            "extension": [
-                {"url": "http://fhircrm.org/fhir/StructureDefinition/supported-message-event", "valueCoding": coding}
-                for coding in message_events.supported_codings()
-            ],
-        }
-    ]
+def router_for(operations: Sequence[Operations]) -> APIRouter:
+    """The ``/metadata`` route, listing the given packages' operations."""
+    router = APIRouter()
 
+    @router.get("/metadata", summary="CapabilityStatement")
+    async def metadata(request: Request) -> FhirResponse:
+        check_format(request)
+        security = getattr(request.app.state, "capability_security", None)
+        return FhirResponse(capability_statement(base_url(request), security=security, operations=operations))
 
-@router.get("/metadata", summary="CapabilityStatement")
-async def metadata(request: Request) -> FhirResponse:
-    check_format(request)
-    security = getattr(request.app.state, "capability_security", None)
-    return FhirResponse(capability_statement(base_url(request), security=security))
+    return router

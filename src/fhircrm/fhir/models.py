@@ -14,7 +14,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from fhircrm.errors import Issue, Unprocessable
-from fhircrm.security.validation import without_input
+from fhircrm.redaction import without_input
 
 
 @cache

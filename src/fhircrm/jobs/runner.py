@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.jobs import queue
 from fhircrm.jobs.registry import JobKind, JobRegistry, RetryLater
-from fhircrm.security.logs import is_database_error, safe_traceback
+from fhircrm.logs import is_database_error, safe_traceback
 
 log = logging.getLogger(__name__)
 

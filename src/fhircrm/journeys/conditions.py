@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fhircrm.errors import JourneyError
+
 if TYPE_CHECKING:
     from fhircrm.journeys.context import JourneyContext
 
@@ -42,8 +44,6 @@ class Condition:
 
 
 def parse_condition(text: str, *, where: str = "condition") -> Condition:
-    from fhircrm.journeys.definitions import JourneyError
-
     match = _FORM.match(text)
     if not match:
         raise JourneyError(f"{where}: cannot read condition {text!r}")

@@ -26,6 +26,7 @@ from datetime import timedelta
 
 import yaml
 
+from fhircrm.errors import JourneyError
 from fhircrm.events import EventName
 from fhircrm.journeys.conditions import parse_condition
 
@@ -36,10 +37,6 @@ ANCHORS = frozenset({"start", "event"})
 UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "wk": "weeks"}
 _AT = re.compile(r"^\s*(start|event)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|wk))?\s*$")
 _STEP_KEYS = frozenset({"id", "action", "at", "late", "when", "check", "title"})
-
-
-class JourneyError(ValueError):
-    """A journey definition that cannot be used; the message says where."""
 
 
 @dataclass(frozen=True, slots=True)

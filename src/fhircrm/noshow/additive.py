@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fhircrm.noshow.model import top_of
+from fhircrm.noshow.reasons import top_of
 
 
 @dataclass(frozen=True, slots=True)

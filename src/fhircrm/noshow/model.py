@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fhircrm.noshow.additive import AdditiveModel
 from fhircrm.noshow.features import FEATURES
+from fhircrm.noshow.reasons import top_of
 
 DEFAULT_MODEL = "default_model.json"
 
@@ -66,16 +68,9 @@ class NoShowModel:
         )
 
 
-def top_of(contributions: dict[str, float], limit: int) -> list[tuple[str, float]]:
-    raising = sorted((pair for pair in contributions.items() if pair[1] > 0.01), key=lambda p: -p[1])
-    return raising[:limit]
-
-
 def from_json(data: dict) -> NoShowModel:
     """A model file of either kind: logistic coefficients or an explainable boosting model's shape tables."""
     if data.get("kind") == "ebm":
-        from fhircrm.noshow.additive import AdditiveModel
-
         return AdditiveModel.from_json(data)  # type: ignore[return-value]
     return NoShowModel.from_json(data)
 

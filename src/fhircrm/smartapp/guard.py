@@ -9,9 +9,9 @@ import httpx
 from fastapi import Depends, Request
 
 from fhircrm.config import Settings
+from fhircrm.errors import SignInRequired
 from fhircrm.smartapp.client import LaunchRefused, refresh
 from fhircrm.smartapp.sessions import COOKIE, AppSession, SessionStore
-from fhircrm.ui.web import SignInRequired
 
 REFRESH_MARGIN = 60  # seconds before expiry at which the token is renewed
 

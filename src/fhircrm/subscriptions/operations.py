@@ -12,13 +12,24 @@ from fastapi import APIRouter, Request
 from fhircrm.deps import StoreDep
 from fhircrm.errors import BadRequest, Gone, NotFound
 from fhircrm.fhir.negotiation import base_url
+from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.outcomes import FhirResponse
 from fhircrm.fhir.store import FhirStore
 from fhircrm.subscriptions import outbox
 from fhircrm.subscriptions.backport import Event, content_of, notification_bundle, status_parameters
 from fhircrm.subscriptions.delivery import set_status
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
+router = APIRouter()
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition"
+OPERATIONS = Operations(
+    router,
+    by_type={
+        "Subscription": (
+            ("status", f"{BACKPORT}/backport-subscription-status"),
+            ("events", f"{BACKPORT}/backport-subscription-events"),
+        )
+    },
+)
 
 
 async def _subscription(store: FhirStore, fhir_id: str) -> dict:

@@ -1,11 +1,11 @@
-"""Every HTTP route of the subscriptions package: the EHR listener and the operations on our Subscriptions."""
+"""The subscriptions package's HTTP routes outside ``/fhir``: the EHR listener. The operations on our
+Subscriptions (``fhircrm.subscriptions.operations``) are mounted under ``/fhir`` with the other $operations."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fhircrm.subscriptions import listener_routes, operations
+from fhircrm.subscriptions import listener_routes
 
 router = APIRouter()
 router.include_router(listener_routes.router)
-router.include_router(operations.router)

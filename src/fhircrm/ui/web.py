@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from fhircrm.assets import asset_url
-from fhircrm.errors import FhircrmError
+from fhircrm.errors import FhircrmError, PageError, SignInRequired
 from fhircrm.ui.clock import local
 from fhircrm.ui.refusals import audit_refusal
 
@@ -31,25 +31,11 @@ templates.env.filters["local"] = local  # {{ moment|local(zone) }}: the clinic's
 templates.env.globals["asset"] = asset_url  # {{ asset("app.css") }}: a fingerprinted, long-cached URL
 
 
-class PageError(Exception):
-    """A request the app refuses, shown to the person as a page with ``status``."""
-
-    status = 400
-    title = "Request refused"
-
-    def __init__(self, message: str, *, status: int | None = None, title: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status or self.status
-        self.title = title or self.title
-
-
-class SignInRequired(PageError):
-    status = 401
-    title = "Sign-in required"
+__all__ = ["Forbidden", "PageError", "PageRoute", "SignInRequired", "check_csrf", "error_page", "templates"]
 
 
 class Forbidden(PageError):
-    status = 403
+    status, code = 403, "forbidden"
     title = "Not allowed"
 
 
@@ -66,7 +52,7 @@ class PageRoute(APIRoute):
         async def route(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except (PageError, FhircrmError) as exc:
+            except FhircrmError as exc:  # PageError included
                 await _unwind(request, exc)
                 if exc.status == 403:  # refusals are audited, as at the API
                     await audit_refusal(request, exc.status)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from fhircrm.errors import PageError
 from fhircrm.smart.clients import OAuthError
 from fhircrm.smart.devserver.directory import Choice, choices
 from fhircrm.smart.devserver.server import CODE_SECONDS, DevAuthServer, get_dev_server
@@ -26,10 +27,6 @@ ServerDep = Annotated[DevAuthServer, Depends(get_dev_server)]
 PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "aud", "code_challenge")
 OPTIONAL = ("code_challenge_method", "launch", "nonce")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url(SHA-256), unpadded
-
-
-class PageError(Exception):
-    """An error shown to the user, not redirected (unknown client or redirect_uri)."""
 
 
 @dataclass

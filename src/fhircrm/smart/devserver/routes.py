@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse, Response
 
 from fhircrm.smart.clients import OAuthError
-from fhircrm.smart.devserver import authorize, token
+from fhircrm.smart.devserver.authorize import router as authorize_router
 from fhircrm.smart.devserver.server import LAUNCH_SECONDS, DevAuthServer, get_dev_server
+from fhircrm.smart.devserver.token import router as token_router
 from fhircrm.smart.discovery import smart_configuration
 
 router = APIRouter(tags=["development authorization server"])
@@ -74,5 +75,5 @@ async def register(server: ServerDep, metadata: Annotated[dict[str, Any], Body()
     return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})
 
 
-router.include_router(authorize.router)
-router.include_router(token.router)
+router.include_router(authorize_router)
+router.include_router(token_router)

@@ -1,4 +1,8 @@
-"""``/app/launch`` (EHR and standalone), ``/app/callback`` and ``/app/logout``: the SMART App Launch flow."""
+"""``/app/launch`` (EHR and standalone), ``/app/callback`` and ``/app/logout``: the SMART App Launch flow's pages.
+
+The flow itself (discovery, PKCE, token exchange, sessions) is ``fhircrm.smartapp``; these are pages of the app,
+so they live with the others and share their templates, error pages and CSRF check.
+"""
 
 from __future__ import annotations
 
