@@ -1,6 +1,6 @@
 """Indicator computation over a demo clinic: seed N patients (through the FHIR API, like ``fhircrm seed``) into a
 fresh database, load and refresh the shipped segments, then time every indicator, the dashboard figures (the
-database-side replacement of the UI's Python recount) and the old Python recount for comparison.
+appointment measures and no-show breakdowns, from the maintained day sums) and the dashboard page's data.
 
     .venv/bin/python benchmarks/indicators.py --patients 2000                       # SQLite scratch file
     .venv/bin/python benchmarks/indicators.py --patients 10000 --pg postgresql://postgres@127.0.0.1:5432/test
@@ -71,7 +71,7 @@ async def time_population(url: str, settings: Settings, now: dt.datetime, *, pyt
             if python_recount:
                 from fhircrm.ui import dashboard
 
-                await timed("ui.dashboard.gather (python)", lambda: dashboard.gather(store))
+                await timed("dashboard page data (gather)", lambda: dashboard.gather(store))
     finally:
         await engine.dispose()
 
