@@ -29,21 +29,40 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from fhircrm.clock import fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.db import analyze, create_engine
 from fhircrm.fhir.access import ServiceScope
-from fhircrm.fhir.store import Operation
+from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.migrate import upgrade
 from fhircrm.stores import open_store
-from fhircrm.timers.resources import TimerPlan
-from fhircrm.timers.send import record_message
-from fhircrm.timers.sweep import Dispatchers, sweep_until_idle
+from fhircrm.timers.dispatch import COMPLETED, Dispatchers, Outcome
+from fhircrm.timers.resources import MESSAGE, TEMPLATE_EXTENSION, TimerPlan, patient_of, template_of
+from fhircrm.timers.sweep import sweep_until_idle
 
 DSN = os.environ.get("FHIRCRM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-async def _nothing(_store, _request, _now) -> None:
-    return None
+async def _nothing(_store: FhirStore, _request: dict, _now: datetime) -> Outcome:
+    return COMPLETED
+
+
+async def record_message(store: FhirStore, request: dict, now: datetime) -> Outcome:
+    """One store write per message, as the channel layer does: the Communication the timer would be."""
+    communication = {
+        "resourceType": "Communication",
+        "identifier": [{"system": "http://fhircrm.org/dedupe-key", "value": f"CommunicationRequest/{request['id']}"}],
+        "basedOn": [{"reference": f"CommunicationRequest/{request['id']}"}],
+        "status": "preparation",
+        "sent": fhir_datetime(now),
+    }
+    if template := template_of(request):
+        communication["extension"] = [{"url": TEMPLATE_EXTENSION, "valueString": template}]
+    if patient := patient_of(request):
+        communication["subject"] = {"reference": patient}
+        communication["recipient"] = [{"reference": patient}]
+    await store.create(communication)
+    return COMPLETED
 
 
 async def seed(url: str, count: int, due: datetime) -> None:
@@ -70,7 +89,8 @@ async def seed(url: str, count: int, due: datetime) -> None:
 async def work(url: str, dispatch: str) -> None:
     engine = create_engine(url)
     settings = Settings(database_url=url)
-    dispatchers = Dispatchers(message=record_message if dispatch == "record" else _nothing)
+    dispatchers = Dispatchers()
+    dispatchers.register(MESSAGE, record_message if dispatch == "record" else _nothing)
     handled = await sweep_until_idle(engine, settings=settings, dispatchers=dispatchers)
     print(f"worker {os.getpid()} dispatched {handled}", flush=True)
     await engine.dispose()

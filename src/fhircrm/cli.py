@@ -7,9 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from fhircrm.config import Settings, get_settings
 from fhircrm.logs import redact_database_errors
+
+if TYPE_CHECKING:
+    from fhircrm.runtime import Runtime
+    from fhircrm.wiring import Wiring
 
 
 def api_processes(settings: Settings, requested: int | None) -> int:
@@ -77,7 +82,7 @@ def _worker(args: argparse.Namespace) -> int:
     from fhircrm.db import create_engine
     from fhircrm.jobs.runner import JobRunner
     from fhircrm.runtime import Runtime, create_http_client
-    from fhircrm.worker import build_registry, run_worker
+    from fhircrm.worker import build_wiring, run_worker
 
     settings = get_settings()
 
@@ -87,8 +92,7 @@ def _worker(args: argparse.Namespace) -> int:
         runtime = Runtime(settings, engine, http)
         try:
             if args.once:
-                registry, _periodic = build_registry(runtime)
-                print(f"ran {await JobRunner(engine, registry).drain()} job(s)")
+                print(f"ran {await JobRunner(engine, build_wiring(runtime).jobs).drain()} job(s)")
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -109,13 +113,20 @@ def _subscriptions(commands: argparse._SubParsersAction) -> None:
     add_parser(commands)
 
 
+def _wiring(runtime: Runtime) -> Wiring:
+    """The worker's wiring, for commands that run part of it (``fhircrm timers sweep``): imported when one runs."""
+    from fhircrm.worker import build_wiring
+
+    return build_wiring(runtime)
+
+
 def _journeys_timers_noshow(commands: argparse._SubParsersAction) -> None:
     from fhircrm.journeys.cli import add_parser as add_journeys
     from fhircrm.noshow.cli import add_parser as add_noshow
     from fhircrm.timers.cli import add_parser as add_timers
 
     add_journeys(commands)
-    add_timers(commands)
+    add_timers(commands, _wiring)
     add_noshow(commands)
 
 

@@ -12,7 +12,7 @@ from fhircrm.config import Settings
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.worker import build_registry
+from fhircrm.worker import build_wiring
 
 #: 16:00 UTC is noon in New York: outside quiet hours whatever the date.
 NOON = datetime(2030, 3, 14, 16, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ async def search(engine: AsyncEngine, settings: Settings, resource_type: str, pa
 
 async def drain(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient | None = None) -> int:
     async with httpx.AsyncClient() if http is None else _noop(http) as client:
-        registry, _ = build_registry(Runtime(settings, engine, client))
+        registry = build_wiring(Runtime(settings, engine, client)).jobs
         return await JobRunner(engine, registry).drain()
 
 

@@ -16,10 +16,11 @@ from tests.fixtures.stores import TESTS
 from fhircrm.config import Settings
 from fhircrm.ehr.mirror import mirror
 from fhircrm.ehr.writeback import CRM_IDENTIFIER_SYSTEM
+from fhircrm.jobs.periodic import run_periodic
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.worker import build_registry, run_periodic
+from fhircrm.worker import build_wiring
 
 TYPES = ["CommunicationRequest", "Communication"]
 
@@ -31,10 +32,10 @@ async def crm(clean_engine: AsyncEngine, database_url: str, hapi_like: HapiLikeS
 
 async def _sweep_and_run(engine: AsyncEngine, settings: Settings) -> None:
     async with httpx.AsyncClient() as http:
-        registry, periodic = build_registry(Runtime(settings, engine, http))
-        [sweep] = [p for p in periodic if p.name == "ehr-writeback-sweep"]
+        wiring = build_wiring(Runtime(settings, engine, http))
+        [sweep] = [p for p in wiring.periodic if p.name == "ehr-writeback-sweep"]
         assert await run_periodic(engine, sweep)
-        await JobRunner(engine, registry).drain()
+        await JobRunner(engine, wiring.jobs).drain()
 
 
 async def test_a_communication_based_on_our_request_is_written_to_an_integrity_checking_ehr(

@@ -17,9 +17,10 @@ from fhircrm.ehr.client import FhirpyEhrClient
 from fhircrm.ehr.cursors import get_cursor
 from fhircrm.ehr.polling import sync_type
 from fhircrm.errors import NotFound
+from fhircrm.jobs.periodic import run_periodic
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.worker import build_registry, run_periodic
+from fhircrm.worker import build_wiring
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +32,7 @@ def poll_settings(database_url: str, ehr_base_url: str) -> Settings:
 async def poll(engine: AsyncEngine, settings: Settings) -> None:
     """One round of the worker's scheduled ``ehr-poll`` task, as a fresh worker process would run it."""
     async with httpx.AsyncClient() as http:
-        _, periodic = build_registry(Runtime(settings, engine, http))
-        [task] = [p for p in periodic if p.name == "ehr-poll"]
+        [task] = [p for p in build_wiring(Runtime(settings, engine, http)).periodic if p.name == "ehr-poll"]
         assert await run_periodic(engine, task)
 
 

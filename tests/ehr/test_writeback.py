@@ -20,12 +20,13 @@ from fhircrm.ehr.install import ehr_client
 from fhircrm.ehr.objections import CONSENT_ACTION
 from fhircrm.ehr.writeback import CRM_IDENTIFIER_SYSTEM, WRITEBACK_JOB, write_back
 from fhircrm.jobs import Job
+from fhircrm.jobs.periodic import run_periodic
 from fhircrm.jobs.queue import utcnow
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.jobs.tables import job
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
-from fhircrm.worker import build_registry, run_periodic
+from fhircrm.worker import build_wiring
 
 
 @dataclass
@@ -46,15 +47,15 @@ class Crm:
 
     async def sweep_and_run(self) -> None:
         """The scheduled sweep, then every job that is due."""
-        registry, periodic = build_registry(self.runtime)
-        [sweep] = [p for p in periodic if p.name == "ehr-writeback-sweep"]
+        wiring = build_wiring(self.runtime)
+        [sweep] = [p for p in wiring.periodic if p.name == "ehr-writeback-sweep"]
         assert await run_periodic(self.engine, sweep)
-        await JobRunner(self.engine, registry).drain()
+        await JobRunner(self.engine, wiring.jobs).drain()
 
     async def run_retries(self) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(job).where(job.c.status == "pending").values(run_at=utcnow()))
-        await JobRunner(self.engine, build_registry(self.runtime)[0]).drain()
+        await JobRunner(self.engine, build_wiring(self.runtime).jobs).drain()
 
 
 async def _crm(engine: AsyncEngine, url: str, ehr_base_url: str, types: list[str]) -> AsyncIterator[Crm]:
@@ -100,8 +101,7 @@ async def test_only_the_switched_on_types_are_queued_for_write_back(
     async for crm in _crm(clean_engine, database_url, "http://ehr.example.test/fhir", ["Task"]):
         await crm.create(communication())
         task = await crm.create({"resourceType": "Task", "status": "requested", "intent": "order"})
-        _, periodic = build_registry(crm.runtime)
-        [sweep] = [p for p in periodic if p.name == "ehr-writeback-sweep"]
+        [sweep] = [p for p in build_wiring(crm.runtime).periodic if p.name == "ehr-writeback-sweep"]
         await run_periodic(crm.engine, sweep)
         assert [r.payload for r in await job_rows(crm.engine, WRITEBACK_JOB)] == [{"type": "Task", "id": task["id"]}]
 

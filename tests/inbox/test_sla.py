@@ -8,8 +8,9 @@ from tests.channels.signatures_helpers import post_sms
 from tests.channels.support import create, patient_body, search
 
 from fhircrm.channels.install import SLA_SWEEP, sla_sweep
+from fhircrm.jobs.periodic import Periodic, run_periodic
 from fhircrm.runtime import Runtime
-from fhircrm.worker import build_registry, run_periodic
+from fhircrm.worker import build_wiring
 
 
 class Clock:
@@ -30,8 +31,6 @@ async def _thread(web, clean_engine, channel_settings) -> dict:
 
 
 def _sweep(clean_engine, channel_settings, clock: Clock):
-    from fhircrm.worker import Periodic
-
     runtime = Runtime(channel_settings, clean_engine, None)  # type: ignore[arg-type]  (no HTTP in this task)
     return lambda: run_periodic(clean_engine, Periodic(SLA_SWEEP, 60, sla_sweep(runtime, clock)))
 
@@ -42,8 +41,8 @@ async def _breach_tasks(clean_engine, channel_settings) -> list[dict]:
 
 
 async def test_the_sla_sweep_is_a_periodic_task_of_the_worker(clean_engine, channel_settings):
-    _, periodic = build_registry(Runtime(channel_settings, clean_engine, None))  # type: ignore[arg-type]
-    assert SLA_SWEEP in [p.name for p in periodic]
+    wiring = build_wiring(Runtime(channel_settings, clean_engine, None))  # type: ignore[arg-type]
+    assert SLA_SWEEP in [p.name for p in wiring.periodic]
 
 
 async def test_a_thread_gets_a_warning_before_its_first_response_is_due(web, clean_engine, channel_settings):

@@ -7,17 +7,16 @@ import base64
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.security.conftest import clinic, seed, token
 
-from fhircrm.audit import install
-from fhircrm.events import EventConsumers
+from fhircrm.audit.install import install
 from fhircrm.fhir.store import FhirStore
-from fhircrm.jobs import JobRegistry
 from fhircrm.jobs.runner import JobRunner
+from fhircrm.wiring import Wiring
 
 
 async def audit_events(engine: AsyncEngine) -> list[dict]:
-    registry = JobRegistry()
-    install(None, registry, EventConsumers(), [])
-    await JobRunner(engine, registry).drain()
+    wiring = Wiring()
+    install(wiring, None)  # type: ignore[arg-type]  (the audit job needs no runtime)
+    await JobRunner(engine, wiring.jobs).drain()
     async with engine.connect() as conn:
         result = await FhirStore(conn, max_count=1000).search("AuditEvent", [("_count", "1000")])
     return result.matches

@@ -27,7 +27,7 @@ from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
 from fhircrm.subscriptions import endpoints, owners
 from fhircrm.subscriptions.tables import subscription_delivery
-from fhircrm.worker import build_registry
+from fhircrm.worker import build_wiring
 
 RECEIVER = "https://receiver.partner.test/hook"  # a host on these tests' allowlist (respx answers it)
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -72,7 +72,7 @@ class Crm:
 async def crm_app(engine: AsyncEngine, database_url: str, **extra: Any) -> AsyncIterator[Crm]:
     extra = {"subscriptions_allowed_endpoints": ["receiver.partner.test"], **extra}
     async with secured_app(engine, database_url, **extra) as app, httpx.AsyncClient() as http:
-        registry, _ = build_registry(Runtime(app.state.settings, engine, http))
+        registry = build_wiring(Runtime(app.state.settings, engine, http)).jobs
         yield Crm(app, engine, JobRunner(engine, registry))
 
 

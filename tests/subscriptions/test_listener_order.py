@@ -22,7 +22,7 @@ from fhircrm.runtime import Runtime
 from fhircrm.subscriptions import listener_state
 from fhircrm.subscriptions.backport import Event, notification_bundle, status_parameters
 from fhircrm.subscriptions.hook_secrets import secret_for
-from fhircrm.worker import build_registry
+from fhircrm.worker import build_wiring
 
 NAME = "topic-appointment-booked"
 TOPIC = "https://fhircrm.dev/SubscriptionTopic/appointment-booked"
@@ -87,7 +87,7 @@ async def _listener(engine: AsyncEngine, url: str, ehr: MisbehavingServer, grace
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api,
         httpx.AsyncClient() as http,
     ):
-        registry, _ = build_registry(Runtime(settings, engine, http))
+        registry = build_wiring(Runtime(settings, engine, http)).jobs
         yield Listener(api, settings, engine, JobRunner(engine, registry), ehr)
 
 

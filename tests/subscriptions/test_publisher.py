@@ -22,7 +22,7 @@ from fhircrm.jobs.runner import JobRunner
 from fhircrm.jobs.tables import job
 from fhircrm.runtime import Runtime
 from fhircrm.subscriptions.backport import PROFILE, parse_notification
-from fhircrm.worker import build_registry
+from fhircrm.worker import build_wiring
 
 HOOK = "https://subscriber.example.test/hook"
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -62,7 +62,7 @@ async def crm(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[Crm
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api,
         httpx.AsyncClient() as http,
     ):
-        registry, _ = build_registry(Runtime(settings, clean_engine, http))
+        registry = build_wiring(Runtime(settings, clean_engine, http)).jobs
         yield Crm(api, settings, clean_engine, JobRunner(clean_engine, registry))
 
 

@@ -16,7 +16,6 @@ from fhircrm.journeys.library import LIBRARY
 from fhircrm.journeys.load import load_journeys
 from fhircrm.surveys.codes import NPS_URL, TASK_TYPE_SYSTEM
 from fhircrm.surveys.questionnaires import shipped
-from fhircrm.timers.sweep import sweep_until_idle
 
 PHONE = "+15551230077"
 DEMO_NPS = "http://fhircrm.org/Questionnaire/demo-nps"  # the Questionnaire the shipped journey names
@@ -48,7 +47,7 @@ async def _journey_survey(writer: Writer) -> tuple[dict, dict, dict, dict]:
     await writer.drain()
     visit = await writer.write({**visit, "status": "fulfilled"})
     await writer.drain()  # VisitCompleted: the journey plans the instructions and the survey
-    await sweep_until_idle(writer.engine, settings=writer.settings, now=now + timedelta(days=1, hours=1))
+    await writer.sweep(now + timedelta(days=1, hours=1))
     await writer.drain()
     (invitation,) = [
         c

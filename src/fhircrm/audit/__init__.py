@@ -5,7 +5,6 @@ transaction of its own when the request was refused and rolled back); a worker t
 resources in batches. So auditing is durable and costs the request one insert, not a FHIR write.
 """
 
-from fhircrm.audit.record import AuditRecord, Outcome, record
-from fhircrm.audit.writer import AUDIT_JOB, install
+from fhircrm.audit.record import AUDIT_JOB, AuditRecord, Outcome, record
 
-__all__ = ["AUDIT_JOB", "AuditRecord", "Outcome", "install", "record"]
+__all__ = ["AUDIT_JOB", "AuditRecord", "Outcome", "record"]

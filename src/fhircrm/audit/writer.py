@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.audit.record import AUDIT_JOB, AuditRecord
+from fhircrm.audit.record import AuditRecord
 from fhircrm.audit.resource import audit_event, unrecordable
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.store import FhirStore, Operation
@@ -36,9 +36,3 @@ async def write_audit_event(conn: AsyncConnection, job: Job) -> None:
 async def write_audit_events(conn: AsyncConnection, jobs: list[Job]) -> None:
     events = [audit_event(AuditRecord.from_json(job.payload)) for job in jobs]
     await FhirStore(conn).apply([Operation("POST", "AuditEvent", resource=event) for event in events])
-
-
-def install(_runtime, jobs, _consumers, _periodic) -> None:  # type: ignore[no-untyped-def]
-    jobs.register(
-        AUDIT_JOB, write_audit_event, batch_size=BATCH, max_attempts=MAX_ATTEMPTS, batch_handler=write_audit_events
-    )

@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.bulk import export, imports, jobs
+from fhircrm.runtime import Runtime
+from fhircrm.wiring import Wiring
 
 
-def install(runtime, registry, _consumers, periodic) -> None:  # type: ignore[no-untyped-def]
-    from fhircrm.worker import Periodic
-
+def install(wiring: Wiring, runtime: Runtime) -> None:
     # a step is long (thousands of resources): one at a time, retried a few times, then dead for an operator
-    registry.register(jobs.EXPORT_STEP, export.install_steps(runtime.settings), max_attempts=5)
-    registry.register(jobs.IMPORT_STEP, imports.install_steps(runtime), max_attempts=5)
+    wiring.jobs.register(jobs.EXPORT_STEP, export.install_steps(runtime.settings), max_attempts=5)
+    wiring.jobs.register(jobs.IMPORT_STEP, imports.install_steps(runtime), max_attempts=5)
 
     async def purge(conn: AsyncConnection) -> None:
         await jobs.purge(conn)
 
-    periodic.append(Periodic("bulk.purge", 600, purge))
+    wiring.every("bulk.purge", 600, purge)

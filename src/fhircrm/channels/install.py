@@ -1,24 +1,27 @@
-"""Wire the channels and the inbox into the worker: the delivery job kind and the inbox SLA sweep."""
+"""Wire the channels and the inbox into the worker: the delivery job kind, the ``message`` timer kind (a due
+message goes to ``queue_message``) and the inbox SLA sweep."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.channels import thread_sla as sla
 from fhircrm.channels.delivery import MAX_ATTEMPTS, make_handler
+from fhircrm.channels.due_messages import message_dispatcher
 from fhircrm.channels.outbound import DELIVER_JOB
 from fhircrm.channels.providers import build_adapters
-from fhircrm.events import EventConsumers
 from fhircrm.fhir.access import ServiceScope
-from fhircrm.inbox import sla
-from fhircrm.jobs.registry import JobRegistry
+from fhircrm.jobs.periodic import PeriodicFunc
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
+from fhircrm.timers.resources import MESSAGE
+from fhircrm.wiring import Wiring
 
 SLA_SWEEP = "inbox-sla"
 SLA_SWEEP_SECONDS = 60.0
 
 
-def sla_sweep(runtime: Runtime, clock: sla.Clock = sla.utcnow):
+def sla_sweep(runtime: Runtime, clock: sla.Clock = sla.utcnow) -> PeriodicFunc:
     """The periodic SLA check (``clock`` is injectable so tests can move time)."""
 
     async def run(conn: AsyncConnection) -> None:
@@ -28,8 +31,7 @@ def sla_sweep(runtime: Runtime, clock: sla.Clock = sla.utcnow):
     return run
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
-    from fhircrm.worker import Periodic
-
-    jobs.register(DELIVER_JOB, make_handler(runtime, build_adapters(runtime)), max_attempts=MAX_ATTEMPTS)
-    periodic.append(Periodic(SLA_SWEEP, SLA_SWEEP_SECONDS, sla_sweep(runtime)))
+def install(wiring: Wiring, runtime: Runtime) -> None:
+    wiring.jobs.register(DELIVER_JOB, make_handler(runtime, build_adapters(runtime)), max_attempts=MAX_ATTEMPTS)
+    wiring.timers.register(MESSAGE, message_dispatcher(runtime.settings))
+    wiring.every(SLA_SWEEP, SLA_SWEEP_SECONDS, sla_sweep(runtime))

@@ -6,16 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.clock import current_time
 from fhircrm.complaints.sla import check_slas
-from fhircrm.events import EventConsumers
 from fhircrm.fhir.access import ServiceScope
-from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
+from fhircrm.wiring import Wiring
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
-    from fhircrm.worker import Periodic
-
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
 
     async def sweep(conn: AsyncConnection) -> None:
@@ -25,4 +22,4 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
             settings.complaints_warning_fraction,
         )
 
-    periodic.append(Periodic("complaints.sla", settings.complaints_sla_check_seconds, sweep))
+    wiring.every("complaints.sla", settings.complaints_sla_check_seconds, sweep)

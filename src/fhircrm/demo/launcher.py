@@ -108,13 +108,12 @@ async def drain_backlog(settings: Settings) -> int:
     from fhircrm.db import create_engine
     from fhircrm.jobs.runner import JobRunner
     from fhircrm.runtime import Runtime, create_http_client
-    from fhircrm.worker import build_registry
+    from fhircrm.worker import build_wiring
 
     engine = create_engine(settings.database_url)
     http = create_http_client()
     try:
-        registry, _periodic = build_registry(Runtime(settings, engine, http))
-        return await JobRunner(engine, registry).drain()
+        return await JobRunner(engine, build_wiring(Runtime(settings, engine, http)).jobs).drain()
     finally:
         await http.aclose()
         await engine.dispose()

@@ -5,18 +5,18 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.education.triggers import on_event
-from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.events import DomainEvent, EventName
 from fhircrm.fhir.access import ServiceScope
-from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
+from fhircrm.wiring import Wiring
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
 
     async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
         await on_event(open_store(conn, settings, policy=ServiceScope("education")), event, settings)
 
-    consumers.subscribe(EventName.VISIT_COMPLETED, consume)
-    consumers.subscribe(EventName.APPOINTMENT_BOOKED, consume)
+    wiring.consumers.subscribe(EventName.VISIT_COMPLETED, consume)
+    wiring.consumers.subscribe(EventName.APPOINTMENT_BOOKED, consume)

@@ -9,9 +9,8 @@ from fhircrm.ehr.appointment_replies import EVENTS as REPLY_EVENTS
 from fhircrm.ehr.client import FhirpyEhrClient, build_client
 from fhircrm.ehr.polling import poll_all
 from fhircrm.ehr.writeback import WRITEBACK_JOB, sweep, write_back
-from fhircrm.events import EventConsumers
-from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
+from fhircrm.wiring import Wiring
 
 _CLIENTS: dict[int, tuple[Runtime, FhirpyEhrClient]] = {}
 
@@ -25,9 +24,7 @@ def ehr_client(runtime: Runtime) -> FhirpyEhrClient:
     return found[1]
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
-    from fhircrm.worker import Periodic
-
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
     if not settings.ehr_base_url:
         return
@@ -35,20 +32,20 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
     async def write_back_job(conn: AsyncConnection, job: object) -> None:
         await write_back(conn, job, client=ehr_client(runtime), settings=settings)  # type: ignore[arg-type]
 
-    jobs.register(WRITEBACK_JOB, write_back_job, max_attempts=10)
+    wiring.jobs.register(WRITEBACK_JOB, write_back_job, max_attempts=10)
     if settings.ehr_writeback_appointment_replies:
 
         async def reply_job(conn: AsyncConnection, job: object) -> None:
             await write_reply(conn, job, client=ehr_client(runtime), settings=settings)  # type: ignore[arg-type]
 
-        jobs.register(APPOINTMENT_REPLY_JOB, reply_job, max_attempts=10)
+        wiring.jobs.register(APPOINTMENT_REPLY_JOB, reply_job, max_attempts=10)
         for name in REPLY_EVENTS:
-            consumers.subscribe(name, queue_reply)
+            wiring.consumers.subscribe(name, queue_reply)
     if settings.ehr_writeback_types:
-        periodic.append(Periodic("ehr-writeback-sweep", settings.ehr_writeback_seconds, lambda c: sweep(c, settings)))
+        wiring.every("ehr-writeback-sweep", settings.ehr_writeback_seconds, lambda c: sweep(c, settings))
     if settings.ehr_poll_seconds > 0:
 
         async def poll(conn: AsyncConnection) -> None:
             await poll_all(conn, ehr_client(runtime), settings)
 
-        periodic.append(Periodic("ehr-poll", settings.ehr_poll_seconds, poll))
+        wiring.every("ehr-poll", settings.ehr_poll_seconds, poll)

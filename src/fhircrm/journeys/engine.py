@@ -25,10 +25,10 @@ from fhircrm.journeys.context import JourneyContext
 from fhircrm.journeys.definitions import Journey, Step
 from fhircrm.journeys.library import LIBRARY, JourneyLibrary
 from fhircrm.stores import open_store
+from fhircrm.timers.dispatch import COMPLETED, Dispatch, Outcome
 from fhircrm.timers.hours import patient_zone, within_contact_hours
 from fhircrm.timers.plan import plan_timers
 from fhircrm.timers.resources import data_of, timer_key
-from fhircrm.timers.send import send_message
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +120,17 @@ async def plan_step(journey: Journey, step: Step, ctx: JourneyContext, *, key: s
     ctx.plans.append(plan)
 
 
-def step_dispatcher(settings: Settings, library: JourneyLibrary = LIBRARY):
-    """The sweep's dispatcher for ``journey-step`` timers: re-check, then act (with the journey as it is now)."""
+def step_dispatcher(settings: Settings, *, send: Dispatch, library: JourneyLibrary = LIBRARY) -> Dispatch:
+    """The sweep's dispatcher for ``journey-step`` timers: re-check, then act (with the journey as it is now); a
+    message step is handed to ``send`` (the wiring's dispatcher of the message's kind)."""
 
-    async def fire_step(store: FhirStore, request: dict, now: datetime) -> None:
+    async def fire_step(store: FhirStore, request: dict, now: datetime) -> Outcome:
         data = data_of(request)
         journey = await library.get(store, data.get("journey", ""))
         step = journey.step(data.get("step", "")) if journey else None
         if step is None:
             log.info("timer %s: journey step is gone; nothing to do", request["id"])
-            return
+            return COMPLETED
         ctx = JourneyContext(
             store=store,
             settings=settings,
@@ -139,11 +140,11 @@ def step_dispatcher(settings: Settings, library: JourneyLibrary = LIBRARY):
             event_time=datetime.fromisoformat(data["event_time"]),
         )
         if not await all_hold(step.check, ctx):
-            return
+            return COMPLETED
         if step.action in MESSAGE_ACTIONS:
-            await send_message(store, request, now)
-        else:
-            await run_now(step, ctx, key=timer_key(request) or request["id"])
-            await plan_timers(store, ctx.plans, now=now)
+            return await send(store, request, now)
+        await run_now(step, ctx, key=timer_key(request) or request["id"])
+        await plan_timers(store, ctx.plans, now=now)
+        return COMPLETED
 
     return fire_step

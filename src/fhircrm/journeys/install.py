@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fhircrm.events import DomainEvent, EventConsumers
-from fhircrm.jobs.registry import JobRegistry
+from fhircrm.events import DomainEvent
 from fhircrm.journeys.engine import JOURNEY_STEP, on_events, step_dispatcher
 from fhircrm.runtime import Runtime
-from fhircrm.timers.sweep import DISPATCHERS
+from fhircrm.wiring import Wiring
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
-    DISPATCHERS.register(JOURNEY_STEP, step_dispatcher(settings))
+    # a message step sends through whichever package registered the message's kind (channels, surveys)
+    wiring.timers.register(JOURNEY_STEP, step_dispatcher(settings, send=wiring.timers.send_message))
 
     async def consume(conn: AsyncConnection, events: list[DomainEvent]) -> None:
         await on_events(conn, events, settings=settings)  # one write for the batch's timers
 
-    consumers.subscribe_batch(None, consume)
+    wiring.consumers.subscribe_batch(None, consume)

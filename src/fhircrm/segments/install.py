@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.clock import current_time as clock_now
-from fhircrm.events import DomainEvent, EventConsumers, EventName
+from fhircrm.events import DomainEvent, EventName
 from fhircrm.fhir.access import ServiceScope
-from fhircrm.jobs.registry import JobRegistry
 from fhircrm.runtime import Runtime
 from fhircrm.segments.refresh import refresh_all, refresh_patient
 from fhircrm.stores import open_store
+from fhircrm.wiring import Wiring
 
 TRIGGERS = (
     EventName.CONSENT_CHANGED,
@@ -23,9 +23,7 @@ TRIGGERS = (
 )
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
-    from fhircrm.worker import Periodic
-
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
 
     async def on_event(conn: AsyncConnection, event: DomainEvent) -> None:
@@ -38,5 +36,5 @@ def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, peri
         await refresh_all(open_store(conn, settings, policy=ServiceScope("segments")), clock_now(settings))
 
     for name in TRIGGERS:
-        consumers.subscribe(name, on_event)
-    periodic.append(Periodic("segments.refresh", settings.segments_refresh_seconds, scheduled))
+        wiring.consumers.subscribe(name, on_event)
+    wiring.every("segments.refresh", settings.segments_refresh_seconds, scheduled)

@@ -1,40 +1,29 @@
-"""Wire surveys into the worker: SMS replies that answer a survey, and service recovery on every answer."""
+"""Wire surveys into the worker: a journey's survey invitation when its timer is due (timer kind ``survey``),
+SMS replies that answer a survey, and service recovery on every answer."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fhircrm.clock import current_time
-from fhircrm.errors import NotFound
-from fhircrm.events import DomainEvent, EventConsumers, EventName
-from fhircrm.fhir.access import ServiceScope
-from fhircrm.jobs.registry import JobRegistry
+from fhircrm.events import DomainEvent, EventName
+from fhircrm.fhir.store import FhirStore
 from fhircrm.runtime import Runtime
-from fhircrm.stores import open_store
+from fhircrm.surveys.planned import survey_dispatcher
 from fhircrm.surveys.recovery import needs_recovery, open_recovery_task
 from fhircrm.surveys.replies import answer_from_reply
+from fhircrm.timers.resources import SURVEY
+from fhircrm.wiring import Wiring, about_subject
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
+    wiring.timers.register(SURVEY, survey_dispatcher(settings))
 
-    async def on_reply(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings, policy=ServiceScope("surveys"))
-        try:
-            reply = (await store.read(*event.subject.split("/", 1))).content
-        except NotFound:
-            return
-        if reply:
-            await answer_from_reply(store, reply, current_time(settings))
+    async def on_reply(store: FhirStore, reply: dict, _event: DomainEvent) -> None:
+        await answer_from_reply(store, reply, current_time(settings))
 
-    async def on_answer(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings, policy=ServiceScope("surveys"))
-        try:
-            response = (await store.read(*event.subject.split("/", 1))).content
-        except NotFound:
-            return
-        if response and (reason := needs_recovery(response, settings)):
+    async def on_answer(store: FhirStore, response: dict, _event: DomainEvent) -> None:
+        if reason := needs_recovery(response, settings):
             await open_recovery_task(store, response, reason, current_time(settings))
 
-    consumers.subscribe(EventName.MESSAGE_RECEIVED, on_reply)
-    consumers.subscribe(EventName.SURVEY_ANSWERED, on_answer)
+    wiring.consumers.subscribe(EventName.MESSAGE_RECEIVED, about_subject(settings, "surveys", on_reply))
+    wiring.consumers.subscribe(EventName.SURVEY_ANSWERED, about_subject(settings, "surveys", on_answer))

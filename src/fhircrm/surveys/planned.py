@@ -1,4 +1,5 @@
-"""A journey's ``send-survey`` step, due now: the survey goes out through ``send_survey`` like any other.
+"""A journey's ``send-survey`` step, due now (the ``survey`` timer kind): the survey goes out through
+``send_survey`` like any other.
 
 So a journey's invitation has the signed link, obeys the fatigue rules, is about the Questionnaire and names
 its touchpoint (an SMS reply of a number is then scored, never read as "confirm"/"cancel").
@@ -10,10 +11,13 @@ import hashlib
 import logging
 from datetime import datetime
 
+from fhircrm.channels.due_messages import message_context
 from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.questionnaires import questionnaire
 from fhircrm.surveys.send import SurveyOutcome, send_survey
+from fhircrm.timers.dispatch import COMPLETED, Dispatch, Outcome
+from fhircrm.timers.resources import channel_of, patient_of
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +65,23 @@ async def send_planned_survey(
         context={k: v for k, v in context.items() if isinstance(v, str)},
         nonce=planned_nonce(request_id),
     )
+
+
+def survey_dispatcher(settings: Settings) -> Dispatch:
+    """The dispatcher of ``survey`` timers (a message timer whose data names a Questionnaire): the invitation,
+    with the variables a message template would see. Done even when skipped (a fatigue rule, an unknown
+    Questionnaire): sending it later would not change that."""
+
+    async def send_due_survey(store: FhirStore, request: dict, now: datetime) -> Outcome:
+        await send_planned_survey(
+            store,
+            request_id=request["id"],
+            patient=patient_of(request) or "",
+            context=await message_context(store, request, settings),
+            channel=channel_of(request),
+            settings=settings,
+            now=now,
+        )
+        return COMPLETED
+
+    return send_due_survey

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
 
 from fhircrm.config import get_settings
 
+if TYPE_CHECKING:
+    from fhircrm.runtime import Runtime
+    from fhircrm.wiring import Wiring
 
-def _sweep(args: argparse.Namespace) -> int:
+#: builds the worker's wiring (passed in by the CLI, so that timers never import the worker)
+WiringFactory = Callable[["Runtime"], "Wiring"]
+
+
+def _sweep(build_wiring: WiringFactory, args: argparse.Namespace) -> int:
     import httpx
 
     from fhircrm.db import create_engine
     from fhircrm.runtime import Runtime
     from fhircrm.timers.sweep import sweep_until_idle
-    from fhircrm.worker import build_registry
 
     settings = get_settings()
     now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
@@ -24,8 +33,8 @@ def _sweep(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url)
         http = httpx.AsyncClient()
         try:
-            build_registry(Runtime(settings, engine, http))  # registers every timer kind's dispatcher
-            return await sweep_until_idle(engine, settings=settings, now=now)
+            dispatchers = build_wiring(Runtime(settings, engine, http)).timers  # every timer kind's dispatcher
+            return await sweep_until_idle(engine, dispatchers=dispatchers, settings=settings, now=now)
         finally:
             await http.aclose()
             await engine.dispose()
@@ -34,9 +43,9 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction, build_wiring: WiringFactory) -> None:
     timers = commands.add_parser("timers", help="durable timers (scheduled CommunicationRequests)")
     actions = timers.add_subparsers(dest="timers_command", required=True)
     sweep = actions.add_parser("sweep", help="dispatch every due timer, then exit")
     sweep.add_argument("--now", help="treat this instant as now (ISO 8601; simulations)")
-    sweep.set_defaults(handler=_sweep)
+    sweep.set_defaults(handler=partial(_sweep, build_wiring))

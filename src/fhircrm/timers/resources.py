@@ -16,6 +16,7 @@ TEMPLATE_EXTENSION = "http://fhircrm.org/StructureDefinition/message-template"
 TIMER_DATA_EXTENSION = "http://fhircrm.org/StructureDefinition/timer-data"
 
 MESSAGE = "message"  # send a templated message to the patient
+SURVEY = "survey"  # a message that invites to a survey: its data names the Questionnaire (a send-survey step)
 
 
 @dataclass(kw_only=True)
@@ -75,6 +76,18 @@ def _extension(resource: dict, url: str) -> str | None:
 
 def timer_kind(request: dict) -> str:
     return _code(request, TIMER_KIND_SYSTEM) or MESSAGE
+
+
+def message_kind(request: dict) -> str:
+    """Which dispatcher sends the message a timer carries: ``survey`` when its data names a Questionnaire and it
+    has a patient (signed link, fatigue rules), else ``message``."""
+    return SURVEY if data_of(request).get("questionnaire") and patient_of(request) else MESSAGE
+
+
+def dispatch_kind(request: dict) -> str:
+    """The kind whose dispatcher handles ``request`` when it is due (a message timer: its message kind)."""
+    kind = timer_kind(request)
+    return message_kind(request) if kind == MESSAGE else kind
 
 
 def timer_key(request: dict) -> str | None:

@@ -1,9 +1,10 @@
 """The sweep: dispatch due timers, each exactly once.
 
-One batch is one transaction: claim (SKIP LOCKED), dispatch each timer (queue the message, or run the internal
-step its kind names), mark it ``completed``, commit. A worker that dies mid-batch rolls back and releases its
-locks; the timers are still ``active`` and the next sweep takes them. A dispatcher that fails puts its timer
-``on-hold`` with the error's type as the reason (for an operator), so one bad timer never blocks the rest.
+One batch is one transaction: claim (SKIP LOCKED), dispatch each timer by the dispatcher of its kind (the
+wiring's ``Dispatchers``), write back the outcome (``Outcome.close``: ``completed``), commit. A worker that dies
+mid-batch rolls back and releases its locks; the timers are still ``active`` and the next sweep takes them. A
+dispatcher that fails puts its timer ``on-hold`` with the error's type as the reason (for an operator), so one
+bad timer never blocks the rest.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,42 +22,21 @@ from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.stores import open_store
 from fhircrm.timers.claim import claim_due_timers
-from fhircrm.timers.resources import MESSAGE, timer_kind
-from fhircrm.timers.send import send_message
+from fhircrm.timers.dispatch import Dispatchers, Outcome, on_hold
+from fhircrm.timers.resources import dispatch_kind
 
 log = logging.getLogger(__name__)
-
-Dispatch = Callable[[FhirStore, dict, datetime], Awaitable[None]]
-
-
-class Dispatchers:
-    """What each timer kind does when due: ``message`` sends; packages add internal kinds (journey steps,
-    waitlist hold expiry)."""
-
-    def __init__(self, *, message: Dispatch = send_message) -> None:
-        self._by_kind: dict[str, Dispatch] = {MESSAGE: message}
-
-    def register(self, kind: str, dispatch: Dispatch) -> None:
-        self._by_kind[kind] = dispatch
-
-    def get(self, kind: str) -> Dispatch | None:
-        return self._by_kind.get(kind)
-
-
-#: The process-wide dispatchers; installers register their kinds here.
-DISPATCHERS = Dispatchers()
 
 
 async def sweep_once(
     engine: AsyncEngine,
     *,
+    dispatchers: Dispatchers,
     settings: Settings | None = None,
-    dispatchers: Dispatchers | None = None,
     now: datetime | None = None,
 ) -> tuple[int, int]:
     """Dispatch one batch of due timers in one transaction; returns (handled, due ones seen)."""
     settings = settings or get_settings()
-    dispatchers = dispatchers or DISPATCHERS
     moment = now or current_time(settings)
     async with engine.begin() as conn:
         store = open_store(conn, settings, policy=ServiceScope("timers"))
@@ -75,32 +54,26 @@ async def sweep_once(
 async def _dispatch(
     store: FhirStore, request: dict, dispatchers: Dispatchers, now: datetime, *, isolate: bool
 ) -> Operation:
-    """Dispatch one timer; returns the write that closes it (``completed``, or ``on-hold`` when it failed)."""
-    kind = timer_kind(request)
-    dispatch = dispatchers.get(kind)
-    status, reason = "completed", None
-    if dispatch is None:
-        status, reason = "on-hold", f"no dispatcher for timer kind {kind}"
-    elif not isolate:
-        await dispatch(store, request, now)
+    """Dispatch one timer; returns the write that closes it as its outcome says (``on-hold`` when it failed)."""
+    kind = dispatch_kind(request)
+    outcome: Outcome
+    if not isolate:
+        outcome = await dispatchers.dispatch(kind, store, request, now)
     else:
         try:
             async with store.conn.begin_nested():
-                await dispatch(store, request, now)
+                outcome = await dispatchers.dispatch(kind, store, request, now)
         except Exception as exc:  # one bad timer must not hold back the batch
             log.warning("timer %s (%s) failed: %s", request["id"], kind, type(exc).__name__)
-            status, reason = "on-hold", f"dispatch failed: {type(exc).__name__}"
-    done = {**request, "status": status}
-    if reason:
-        done["statusReason"] = {"text": reason}
-    return Operation("PUT", "CommunicationRequest", request["id"], done)
+            outcome = on_hold(f"dispatch failed: {type(exc).__name__}")
+    return Operation("PUT", "CommunicationRequest", request["id"], outcome.close(request))
 
 
 async def sweep_until_idle(
     engine: AsyncEngine,
     *,
+    dispatchers: Dispatchers,
     settings: Settings | None = None,
-    dispatchers: Dispatchers | None = None,
     now: datetime | None = None,
     max_seconds: float | None = None,
 ) -> int:

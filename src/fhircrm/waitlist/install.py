@@ -3,32 +3,20 @@ journey's offer-waitlist step); a patient's yes to an offer (MessageReceived) bo
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fhircrm.clock import current_time
-from fhircrm.errors import FhircrmError
-from fhircrm.events import DomainEvent, EventConsumers, EventName
-from fhircrm.fhir.access import ServiceScope
-from fhircrm.jobs.registry import JobRegistry
+from fhircrm.events import DomainEvent, EventName
+from fhircrm.fhir.store import FhirStore
 from fhircrm.runtime import Runtime
-from fhircrm.stores import open_store
-from fhircrm.timers.sweep import DISPATCHERS
 from fhircrm.waitlist.offers import HOLD_EXPIRY, hold_expiry_dispatcher
 from fhircrm.waitlist.replies import accept_from_reply
+from fhircrm.wiring import Wiring, about_subject
 
 
-def install(runtime: Runtime, jobs: JobRegistry, consumers: EventConsumers, periodic: list) -> None:
-    DISPATCHERS.register(HOLD_EXPIRY, hold_expiry_dispatcher(runtime.settings))
-
+def install(wiring: Wiring, runtime: Runtime) -> None:
     settings = runtime.settings
+    wiring.timers.register(HOLD_EXPIRY, hold_expiry_dispatcher(settings))
 
-    async def on_reply(conn: AsyncConnection, event: DomainEvent) -> None:
-        store = open_store(conn, settings, policy=ServiceScope("waitlist"))
-        try:
-            reply = (await store.read(*event.subject.split("/", 1))).content
-        except FhircrmError:
-            return
-        if reply:
-            await accept_from_reply(store, reply, now=current_time(settings))
+    async def on_reply(store: FhirStore, reply: dict, _event: DomainEvent) -> None:
+        await accept_from_reply(store, reply, now=current_time(settings))
 
-    consumers.subscribe(EventName.MESSAGE_RECEIVED, on_reply)
+    wiring.consumers.subscribe(EventName.MESSAGE_RECEIVED, about_subject(settings, "waitlist", on_reply))

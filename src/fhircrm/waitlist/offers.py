@@ -18,6 +18,7 @@ from fhircrm.config import Settings
 from fhircrm.errors import Conflict, Gone, NotFound
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.features import patient_ref
+from fhircrm.timers.dispatch import COMPLETED, Dispatch, Outcome
 from fhircrm.timers.plan import plan_timer, revoke_timers
 from fhircrm.timers.resources import TimerPlan, data_of, timer_key
 from fhircrm.waitlist.candidates import ranked_candidates
@@ -145,17 +146,17 @@ async def accept_offer(store: FhirStore, *, slot_id: str, entry_id: str, now: da
     return outcome.content or booked
 
 
-def hold_expiry_dispatcher(settings: Settings):
+def hold_expiry_dispatcher(settings: Settings) -> Dispatch:
     """The sweep's dispatcher for ``waitlist-hold-expiry``: nobody took the slot in time, offer it onward."""
 
-    async def on_expiry(store: FhirStore, request: dict, now: datetime) -> None:
+    async def on_expiry(store: FhirStore, request: dict, now: datetime) -> Outcome:
         data = data_of(request)
         slot_id = data["slot"]
         taken = await store.search("Appointment", [("identifier", f"{RECOVERED_SYSTEM}|{slot_id}"), ("_count", "1")])
-        if taken.matches:
-            return
-        slot = (await store.read("Appointment", slot_id)).content or {}
-        await offer_freed_slot(store, slot, settings=settings, now=now, round_=int(data.get("round", 1)) + 1)
+        if not taken.matches:
+            slot = (await store.read("Appointment", slot_id)).content or {}
+            await offer_freed_slot(store, slot, settings=settings, now=now, round_=int(data.get("round", 1)) + 1)
+        return COMPLETED
 
     return on_expiry
 

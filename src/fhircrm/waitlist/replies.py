@@ -17,6 +17,7 @@ from fhircrm.channels.replies import Intent, intent_of
 from fhircrm.clock import parse_fhir_datetime
 from fhircrm.errors import Conflict, FhircrmError, NotFound
 from fhircrm.fhir.store import FhirStore
+from fhircrm.timers.dispatch import COMPLETED
 from fhircrm.timers.resources import data_of, timer_key
 from fhircrm.waitlist.offers import accept_offer
 
@@ -57,8 +58,9 @@ async def answered_offer(store: FhirStore, reply: dict, *, now: datetime) -> dic
     patient = (reply.get("sender") or {}).get("reference", "")
     if not patient.startswith("Patient/"):
         return None
+    # offers already sent: the sweep closes a dispatched timer with its outcome, COMPLETED
     sent = await store.search(
-        "CommunicationRequest", [("subject", patient), ("status", "completed"), ("_count", "200")]
+        "CommunicationRequest", [("subject", patient), ("status", COMPLETED.status), ("_count", "200")]
     )
 
     def open_(request: dict) -> bool:
