@@ -33,6 +33,7 @@ from fhircrm.errors import (
 )
 from fhircrm.fhir import bundle_routes, capability, routes
 from fhircrm.fhir.operations import Operations
+from fhircrm.fhir.operations import validate as validate_operation
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
@@ -70,6 +71,7 @@ FHIR_OPERATIONS: tuple[Operations, ...] = (
     bulk_routes.OPERATIONS,  # Bulk Data $export, $import, bulk status and files
     messaging_routes.OPERATIONS,  # FHIR messaging: $process-message
     subscription_operations.OPERATIONS,  # Subscription $status, $events, $replay
+    validate_operation.OPERATIONS,  # $validate on every type
 )
 
 

@@ -372,6 +372,21 @@ async def test_everything_follows_the_patient_record_row(apps: dict[str, FastAPI
     assert other.status_code in _ok(decision, False, 200), other.text
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_validate_follows_the_validate_column(apps: dict[str, FastAPI], kind: str) -> None:
+    """``$validate`` at type level (nothing stored is read) and at instance level (the instance is read under the
+    caller's reach: a narrowed caller validates only its own patient's)."""
+    decision = decide(kind, "validate", "Patient")
+    patient = {"resourceType": "Patient", "gender": "female"}
+    async with _client(apps, kind) as api:
+        typed = await api.post("/Patient/$validate", json=patient)
+        own = await api.post(f"/Patient/{OWN}/$validate", json={**patient, "id": OWN})
+        other = await api.post(f"/Patient/{OTHER}/$validate", json={**patient, "id": OTHER})
+    assert typed.status_code == (403 if decision == "deny" else 200), typed.text
+    assert own.status_code in _ok(decision, True, 200), own.text
+    assert other.status_code in _ok(decision, False, 200), other.text
+
+
 def test_docs_security_shows_the_table_as_it_is() -> None:
     from pathlib import Path
 
