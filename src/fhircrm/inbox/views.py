@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from fhircrm.channels.codes import channel_of as message_channel
 from fhircrm.channels.codes import extension
+from fhircrm.channels.thread_sla import alerts_of
 from fhircrm.inbox.codes import FIRST_RESPONSE_AT_URL, FIRST_RESPONSE_DUE_URL, RESOLUTION_DUE_URL, TEAM_URL
-from fhircrm.inbox.sla import alerts_of
 from fhircrm.inbox.threads import channel_of, state_of, topic_of
 
 

@@ -1,4 +1,4 @@
-"""The SLA sweep: flag inbox threads whose first-response or resolution clock is running out or has run out.
+"""The SLA sweep: flag conversation threads whose first-response or resolution clock is running out or has run out.
 
 A thread's alerts are ``sla-alert`` extensions (codes of CodeSystem inbox-sla, searchable as ``Task?sla-alert=``):
 ``<clock>-warning`` once ``channels_sla_warning_fraction`` of the window has passed, ``<clock>-breached`` when
@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 from fhircrm.channels import communications
 from fhircrm.channels.codes import coding, concept, extension
-from fhircrm.fhir.store import FhirStore
-from fhircrm.inbox.codes import (
+from fhircrm.channels.thread_codes import (
     CRM_ROLE_SYSTEM,
     FIRST_RESPONSE_AT_URL,
     FIRST_RESPONSE_DUE_URL,
@@ -24,6 +23,7 @@ from fhircrm.inbox.codes import (
     SLA_ALERT_URL,
     SLA_SYSTEM,
 )
+from fhircrm.fhir.store import FhirStore
 
 CLOCKS = (("first-response", FIRST_RESPONSE_DUE_URL), ("resolution", RESOLUTION_DUE_URL))
 PAGE = 200
