@@ -164,9 +164,9 @@ def test_a_broken_rule_names_the_module_and_line(tmp_path: Path) -> None:
 
 #: Package cycles still open, each named with why; the test below fails once one is closed, so it is dropped here.
 PACKAGE_CYCLE_EXCEPTIONS: dict[frozenset[str], str] = {
-    frozenset({"fhircrm.channels", "fhircrm.inbox", "fhircrm.surveys"}): (
-        "issue 17's channel-provider and wiring work cuts it (channels take inbound replies for the inbox and "
-        "surveys, which send through channels): open while that work lands"
+    frozenset({"fhircrm.channels", "fhircrm.surveys"}): (
+        "a reply to a survey invitation is the survey's answer (channels.inbound asks surveys.replies) and surveys "
+        "send through channels: open while issue 17's timers and surveys work lands (channels <-> inbox is cut)"
     ),
 }
 
