@@ -1,8 +1,7 @@
-"""The one place that imports fhir.resources. Validates R4 JSON with the R4B models (close to R4 for the
-types we store; the 18 types R4B dropped are not stored, see ``resource_types``).
-
-Known R4/R4B gap: fhir.resources does not check codes of required bindings (``gender: "x"`` passes), so the
-enumerations we depend on are checked by the services that use them.
+"""The one place that imports fhir.resources: the previous validator (R4 JSON through the R4B models), kept only
+to show that its replacement (``fhircrm.fhir.validation``, from the official R4 definitions) refuses at least what
+it refused (``tests/fhir/test_r4_examples.py``) and to measure both (``benchmarks/validation.py``). It checks no
+codes of required bindings (``gender: "x"`` passes) and cannot load the 18 R4 types R4B dropped.
 """
 
 from __future__ import annotations

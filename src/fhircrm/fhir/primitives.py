@@ -3,7 +3,9 @@
 reader that trusts ``active is True`` would then be wrong. R4's JSON format says booleans are JSON true/false,
 integers and decimals JSON numbers, everything else a JSON string.
 
-The expected JSON type of every element is derived once per model class from its field annotations.
+The expected JSON type of every element is derived once per model class from its field annotations. Part of the
+previous validator (``fhircrm.fhir.models``), kept beside it for comparison; ``fhircrm.fhir.validator`` checks JSON
+types on writes now.
 """
 
 from __future__ import annotations
