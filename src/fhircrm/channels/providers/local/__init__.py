@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fhircrm.channels.providers.descriptor import Provider
-from fhircrm.channels.providers.local.adapter import NAME, LocalAdapter
+from fhircrm.channels.providers.local.adapter import NAME, RecordedAdapter
 
 PROVIDER = Provider(
     name=NAME,
     channels=None,
     configured=lambda _settings, _channel: True,
-    build=lambda _settings, _http: LocalAdapter(),
+    build=lambda _settings, _http: RecordedAdapter(),
 )

@@ -20,13 +20,13 @@ from pydantic import BaseModel, Field
 
 from fhircrm.channels import chat_tokens
 from fhircrm.channels.inbound import InboundMessage, receive
-from fhircrm.channels.providers.webchat.adapter import NAME
 from fhircrm.config import Settings
 from fhircrm.deps import ServiceStoreDep
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.store import FhirStore
 from fhircrm.stores import open_store
 
+NAME = "webchat"
 router = APIRouter(prefix="/channels/webchat", tags=["channels"])
 OVERLAP = timedelta(seconds=5)
 VISIBLE = "in-progress,completed"  # queued or blocked replies are not shown until delivered
