@@ -91,7 +91,10 @@ async def set_opt_out(store: FhirStore, patient_ref: str, channel: str, *, opted
         keep.append({"type": "deny", "period": {"start": now}, "code": [channel_concept(channel)]})
     elif len(keep) == len(nested):
         return None  # was not opted out
-    base["provision"] = keep
+    if keep:
+        base["provision"] = keep
+    else:
+        base.pop("provision", None)  # R4 JSON has no empty arrays: the last opt-out withdrawn leaves none
     consent["dateTime"] = now
     if "id" in consent:
         outcome = await store.update("Consent", consent["id"], consent)

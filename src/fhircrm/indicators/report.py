@@ -52,6 +52,8 @@ def measure_report(indicator: str, s: Slice, result: dict, now: datetime) -> dic
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             stratum["measureScore"] = {"value": value}
         stratifier["stratum"].append(stratum)
+    if not stratifier["stratum"]:
+        del stratifier["stratum"]  # R4 JSON has no empty arrays
     report["group"].append({"stratifier": [stratifier]})
     return report
 
