@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from tests.fixtures import factories
+
 from fhircrm.events import EventName, derive
 
 
 def appointment(status: str, *, start: str = "2026-12-01T09:00:00Z", version: str = "1") -> dict:
-    return {
-        "resourceType": "Appointment",
-        "id": "a1",
-        "meta": {"versionId": version},
-        "status": status,
-        "start": start,
-        "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
-    }
+    return factories.appointment(id="a1", status=status, start=start, patient="Patient/p1", meta={"versionId": version})
 
 
 def test_a_new_booked_appointment_is_booked_for_its_patient() -> None:

@@ -6,6 +6,7 @@ import base64
 import uuid
 
 import orjson
+from tests.fixtures import factories
 
 
 def urn() -> str:
@@ -51,19 +52,8 @@ def patch(url: str, operations: list[dict]) -> dict:
 
 
 def patient(mrn: str, **extra: object) -> dict:
-    return {
-        "resourceType": "Patient",
-        "identifier": [{"system": "urn:mrn", "value": mrn}],
-        "name": [{"family": "Okafor", "given": ["Ada"]}],
-        **extra,
-    }
+    return factories.patient(identifier=[("urn:mrn", mrn)], family="Okafor", given=("Ada",), **extra)
 
 
 def observation(subject: str, **extra: object) -> dict:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": subject},
-        **extra,
-    }
+    return factories.observation(subject=factories.as_reference(subject)) | extra

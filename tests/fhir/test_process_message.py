@@ -10,6 +10,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures import factories
 
 from fhircrm.events.bus import EVENT_JOB
 from fhircrm.jobs.tables import job
@@ -31,7 +32,7 @@ def message(code: str, *resources: dict, system: str = OURS, header_id: str | No
 
 
 def patient(pid: str = "mp1", **extra: object) -> dict:
-    return {"resourceType": "Patient", "id": pid, "name": [{"family": "Okafor"}], **extra}
+    return factories.patient(id=pid, family="Okafor", given=(), **extra)
 
 
 def encounter(status: str) -> dict:
@@ -45,14 +46,9 @@ def encounter(status: str) -> dict:
 
 
 def appointment(status: str, start: str = "2026-12-20T09:00:00Z") -> dict:
-    return {
-        "resourceType": "Appointment",
-        "id": "ma1",
-        "status": status,
-        "start": start,
-        "end": start.replace("09:00", "09:30"),
-        "participant": [{"actor": {"reference": "Patient/mp1"}, "status": "accepted"}],
-    }
+    return factories.appointment(
+        id="ma1", status=status, start=start, end=start.replace("09:00", "09:30"), patient="Patient/mp1"
+    )
 
 
 async def send(client: httpx.AsyncClient, bundle: dict) -> dict:

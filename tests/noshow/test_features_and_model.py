@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+from tests.fixtures import factories
 
 from fhircrm.noshow.features import appointment_features
 from fhircrm.noshow.history import History
@@ -13,7 +14,7 @@ from fhircrm.noshow.model import NoShowModel, fit, load_model
 
 
 def appointment(start: str, created: str, status: str = "booked") -> dict:
-    return {"resourceType": "Appointment", "id": "x", "status": status, "start": start, "created": created}
+    return factories.appointment(id="x", status=status, start=start, created=created)
 
 
 def test_no_shows_after_the_booking_are_not_counted_as_prior_no_shows() -> None:

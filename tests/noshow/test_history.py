@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.fixtures import factories
+
 from fhircrm.noshow.features import appointment_features
 from fhircrm.noshow.history import History
 
 
 def appointment(ident: str, start: str, created: str, status: str = "booked") -> dict:
-    return {"resourceType": "Appointment", "id": ident, "status": status, "start": start, "created": created}
+    return factories.appointment(id=ident, status=status, start=start, created=created)
 
 
 def features(booked: dict, history: History, **kwargs: object) -> dict[str, float]:

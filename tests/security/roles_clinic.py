@@ -17,6 +17,8 @@ pat-x belongs to another organization and nobody's team; ``task-owned`` is its T
 
 from __future__ import annotations
 
+from tests.fixtures import factories
+
 from fhircrm.config import CRM_ROLE_SYSTEM
 
 SNOMED = "http://snomed.info/sct"
@@ -52,29 +54,24 @@ def role(
 
 
 def patient(patient_id: str, *, gp: str | None = None, organization: str = "org-a") -> dict:
-    resource: dict = {
-        "resourceType": "Patient",
-        "id": patient_id,
-        "name": [{"family": f"Family-{patient_id}"}],
-        "managingOrganization": ref(f"Organization/{organization}"),
-    }
-    if gp:
-        resource["generalPractitioner"] = [ref(gp)]
-    return resource
+    practitioners = {"generalPractitioner": [ref(gp)]} if gp else {}
+    return factories.patient(
+        id=patient_id,
+        family=f"Family-{patient_id}",
+        given=(),
+        organization=ref(f"Organization/{organization}"),
+        **practitioners,
+    )
 
 
 def appointment(appointment_id: str, patient_id: str, actor: str) -> dict:
-    return {
-        "resourceType": "Appointment",
-        "id": appointment_id,
-        "status": "booked",
-        "start": "2026-12-01T09:00:00Z",
-        "end": "2026-12-01T09:30:00Z",
-        "participant": [
-            {"actor": ref(f"Patient/{patient_id}"), "status": "accepted"},
-            {"actor": ref(actor), "status": "accepted"},
-        ],
-    }
+    return factories.appointment(
+        id=appointment_id,
+        start="2026-12-01T09:00:00Z",
+        end="2026-12-01T09:30:00Z",
+        patient=f"Patient/{patient_id}",
+        actors=[actor],
+    )
 
 
 def task(task_id: str, patient_id: str, *, owner: str | None = None) -> dict:

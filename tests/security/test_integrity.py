@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.fixtures import factories
 from tests.fixtures.servers import RunningServer, fhircrm_server
 
 FHIR_JSON = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
@@ -30,11 +31,7 @@ def racing_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ru
 
 
 def patient(identifier: str) -> dict:
-    return {
-        "resourceType": "Patient",
-        "identifier": [{"system": "urn:test:mrn", "value": identifier}],
-        "name": [{"family": "Racer"}],
-    }
+    return factories.patient(identifier=[("urn:test:mrn", identifier)], family="Racer", given=())
 
 
 async def _race(send) -> list[httpx.Response]:  # type: ignore[no-untyped-def]
