@@ -35,6 +35,7 @@ from fhircrm.fhir import bundle_routes, capability, routes
 from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.operations import validate as validate_operation
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
+from fhircrm.fhir.search.query import quotable
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
 from fhircrm.journeys.load import install_default_journeys
@@ -153,7 +154,8 @@ async def _refused(request: Request, error: FhircrmError) -> FhirResponse:
     engine = getattr(request.app.state, "engine", None)
     if engine is not None:
         await audit_failure(engine, request, error)
-    return error_response(redact_submitted(error, (v for _, v in request.query_params.multi_items())))
+    submitted = (v for k, v in request.query_params.multi_items() if not quotable(k))
+    return error_response(redact_submitted(error, submitted))
 
 
 async def _unexpected(request: Request, exc: Exception) -> FhirResponse:

@@ -8,7 +8,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.fhir.search.extract import index_rows
-from fhircrm.fhir.sql.tables import INDEX_TABLES, resource
+from fhircrm.fhir.search.param_types import PARAM_TYPES
+from fhircrm.fhir.sql.tables import resource
+
+INDEX_TABLES = {name: kind.table for name, kind in PARAM_TYPES.items()}
 
 TASK = {
     "resourceType": "Task",

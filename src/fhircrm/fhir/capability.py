@@ -16,6 +16,7 @@ from fhircrm.fhir.negotiation import base_url, check_format
 from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.outcomes import FhirResponse
 from fhircrm.fhir.resource_types import RESOURCE_TYPES
+from fhircrm.fhir.search.param_types import DATE, REFERENCE, TOKEN
 from fhircrm.fhir.search.registry import registry
 
 INTERACTIONS = (
@@ -29,11 +30,11 @@ INTERACTIONS = (
     "create",
     "search-type",
 )
-SEARCH_PARAM_TYPES = ("token", "string", "date", "reference", "number", "quantity", "uri")
 BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+_RESOURCE_PARAM = "http://hl7.org/fhir/SearchParameter/Resource"
 COMMON_PARAMS = [
-    {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
-    {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
+    {"name": "_id", "type": TOKEN.name, "definition": f"{_RESOURCE_PARAM}-id"},
+    {"name": "_lastUpdated", "type": DATE.name, "definition": f"{_RESOURCE_PARAM}-lastUpdated"},
 ]
 
 
@@ -42,7 +43,7 @@ def _resources() -> tuple[dict, ...]:
     out = []
     for resource_type in RESOURCE_TYPES:
         params = registry().params(resource_type)
-        reference_codes = sorted(c for c, p in params.items() if p.type == "reference")
+        reference_codes = sorted(c for c, p in params.items() if p.kind is REFERENCE)
         entry: dict = {
             "type": resource_type,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
@@ -59,7 +60,7 @@ def _resources() -> tuple[dict, ...]:
             "searchRevInclude": [],
             "searchParam": COMMON_PARAMS
             + [
-                {"name": code, "type": p.type, "definition": p.url}
+                {"name": code, "type": p.kind.name, "definition": p.url}
                 for code, p in sorted(params.items())
                 if code not in ("_id", "_lastUpdated")
             ],
@@ -68,7 +69,7 @@ def _resources() -> tuple[dict, ...]:
     revincludes: dict[str, list[str]] = {}
     for resource_type in RESOURCE_TYPES:
         for code, p in registry().params(resource_type).items():
-            if p.type == "reference":
+            if p.kind is REFERENCE:
                 for target in p.targets or RESOURCE_TYPES:
                     revincludes.setdefault(target, []).append(f"{resource_type}:{code}")
     for entry in out:

@@ -16,8 +16,6 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models as fhirpath_models
 
-from fhircrm.fhir.search.registry import _split_union
-
 log = logging.getLogger(__name__)
 
 Extractor = Callable[[dict], list[Any]]
@@ -30,6 +28,23 @@ _WHERE_PATH_EQUALS = re.compile(r"^where\(([a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+) 
 _EXISTS_NOT_FALSE = re.compile(r"^(?P<path>[A-Za-z][A-Za-z0-9_.]*)\.exists\(\) and (?P=path) != false$")
 _AS_FUNCTION = re.compile(r"^(?:as|ofType)\(([A-Za-z]+)\)$")
 _AS_OPERATOR = re.compile(r"^\((.+) as ([A-Za-z]+)\)$")
+
+
+def split_union(expression: str) -> list[str]:
+    """Split a FHIRPath union at top-level ``|`` (not inside parentheses or strings)."""
+    parts, depth, quote, start = [], 0, False, 0
+    for i, ch in enumerate(expression):
+        if ch == "'":
+            quote = not quote
+        elif not quote and ch == "(":
+            depth += 1
+        elif not quote and ch == ")":
+            depth -= 1
+        elif not quote and depth == 0 and ch == "|":
+            parts.append(expression[start:i].strip())
+            start = i + 1
+    parts.append(expression[start:].strip())
+    return [p for p in parts if p]
 
 
 def _split_steps(path: str) -> list[str]:
@@ -193,7 +208,7 @@ def expression_roots(expression: str, resource_type: str) -> frozenset[str] | No
     if m := _EXISTS_NOT_FALSE.match(expression.strip()):
         root = _path_root(m.group("path"), resource_type)
         return frozenset({root}) if root else None
-    roots = [_path_root(part, resource_type) for part in _split_union(expression)]
+    roots = [_path_root(part, resource_type) for part in split_union(expression)]
     if any(root is None for root in roots):
         return None
     return frozenset(root for root in roots if root is not None)
@@ -211,7 +226,7 @@ def compile_expression(expression: str, resource_type: str) -> tuple[Extractor, 
         special = _compile_exists_not_false(m.group("path"), resource_type)
         if special is not None:
             return special, True
-    parts = _split_union(expression)
+    parts = split_union(expression)
     fast = [_compile_path(p, resource_type) for p in parts]
     if all(f is not None for f in fast):
         extractors = [f for f in fast if f is not None]

@@ -16,6 +16,8 @@ from functools import cache
 from fhircrm.errors import BadRequest, UnknownParameter
 from fhircrm.fhir.inputs import check_search_pairs
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET
+from fhircrm.fhir.search.param_types import PARAM_TYPES, ParamType
+from fhircrm.fhir.search.param_types.base import refusal, shown
 from fhircrm.fhir.search.registry import SearchParam, registry
 
 RESULT_PARAMS = frozenset(
@@ -34,11 +36,13 @@ RESULT_PARAMS = frozenset(
         "_pretty",
     }
 )
+#: parameters whose values are FHIR vocabulary (types, parameter codes, modes, numbers), never patient data, so a
+#: refusal may quote them back; the values of filters are taken out of answers (``fhircrm.redaction``)
+QUOTABLE_PARAMS = RESULT_PARAMS | {"_type"}
 SPECIAL_FILTERS = {
     "_id": "token",
     "_lastUpdated": "date",
 }
-PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 SUMMARY_MODES = frozenset({"true", "false", "count", "text", "data"})
 TOTAL_MODES = frozenset({"none", "estimate", "accurate"})
 _SPLIT_COMMA = re.compile(r"(?<!\\),")
@@ -47,6 +51,11 @@ _SPLIT_COMMA = re.compile(r"(?<!\\),")
 MAX_OFFSET = 1_000_000
 #: a ``_count`` beyond this is refused rather than capped (the page itself is capped at max_page_size)
 MAX_COUNT = 2**31 - 1
+
+
+def quotable(name: str) -> bool:
+    """May a refusal quote the value of the query parameter ``name`` (``_include:iterate``, ``_sort``...)?"""
+    return name.partition(":")[0] in QUOTABLE_PARAMS
 
 
 def split_values(value: str) -> list[str]:
@@ -89,6 +98,11 @@ class Filter:
     base: str = ""
     #: for a parameter of every resource (``_tag`` in a system-level search): the types it applies to
     types: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> ParamType:
+        """The object of the parameter's type: its table, condition, modifiers and sort columns."""
+        return PARAM_TYPES[self.type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +150,27 @@ def _resource_param(code: str) -> SearchParam | None:
     return SearchParam("Resource", code, found.type, found.expression, found.url)
 
 
+def _not_a_reference(resource_type: str, code: str) -> str | None:
+    """Why ``code`` cannot be followed as a reference from ``resource_type``, or None when it can."""
+    param = _param(resource_type, code)
+    if param is None:
+        return f"{resource_type} has no search parameter '{code[:64]}'"
+    if param.type != "reference":
+        return f"'{code}' is a {param.type} search parameter of {resource_type}, not a reference"
+    return None
+
+
 def _chain_targets(param: SearchParam, type_modifier: str | None, next_code: str) -> tuple[str, ...]:
     if type_modifier:
         if param.targets and type_modifier not in param.targets:
-            raise BadRequest(f"{param.code} cannot refer to {type_modifier}")
+            raise BadRequest(f"{param.code} cannot refer to a {type_modifier[:64]} ({', '.join(param.targets)})")
         return (type_modifier,)
     if next_code == "_has":  # a reverse link can point at any resource type
         targets = param.targets
     else:
         targets = tuple(t for t in param.targets if _param(t, next_code) or next_code in SPECIAL_FILTERS)
     if not targets:
-        raise BadRequest(f"no target type of {param.code} has a search parameter {next_code}")
+        raise BadRequest(f"no target type of {param.code} has a search parameter '{next_code[:64]}'")
     return targets
 
 
@@ -157,19 +181,20 @@ def _parse_has(resource_type: str, name: str, value: str) -> Filter:
     target = resource_type
     while parts and parts[0] == "_has":
         if len(parts) < 4:
-            raise BadRequest(f"malformed _has parameter: {name}")
+            raise BadRequest("_has takes _has:Type:reference:parameter")
         source_type, ref_code = parts[1], parts[2]
         if source_type not in RESOURCE_TYPE_SET:
-            raise BadRequest(f"unknown resource type in _has: {source_type}")
+            raise BadRequest(f"'{source_type[:64]}' is not a resource type")
+        if why := _not_a_reference(source_type, ref_code):
+            raise BadRequest(why)
         ref = _param(source_type, ref_code)
-        if ref is None or ref.type != "reference":
-            raise BadRequest(f"{source_type}.{ref_code} is not a reference search parameter")
+        assert ref is not None
         has.append(Has(source_type, ref))
         target = source_type
         parts = parts[3:]
     inner = _parse_filter(target, ":".join(parts), value)
     if inner is None:
-        raise BadRequest(f"unknown search parameter in _has: {':'.join(parts)}")
+        raise BadRequest(f"{target} has no search parameter '{':'.join(parts)[:64]}'")
     return Filter(
         resource_type=inner.resource_type,
         code=inner.code,
@@ -194,14 +219,14 @@ def _parse_filter(resource_type: str, name: str, value: str) -> Filter | None:
         if param is None:
             return None
         if param.type != "reference":
-            raise BadRequest(f"{code} is not a reference parameter and cannot be chained")
+            raise BadRequest(f"'{code}' is a {param.type} search parameter of {resource_type}: only references chain")
         next_code = rest.split(".", 1)[0].split(":", 1)[0]
         targets = _chain_targets(param, modifier, next_code)
         inner = None
         for target in targets:  # every target must understand the rest of the chain
             inner = _parse_filter(target, rest, value)
             if inner is None:
-                raise BadRequest(f"unknown search parameter {rest} on {target}")
+                raise BadRequest(f"{target} has no search parameter '{rest[:64]}'")
         assert inner is not None
         return Filter(
             resource_type=inner.resource_type,
@@ -222,10 +247,10 @@ def _parse_filter(resource_type: str, name: str, value: str) -> Filter | None:
             return None
         param_type = param.type
     if modifier == "missing" and value not in ("true", "false"):
-        raise BadRequest(f"{name} takes true or false", expression=name)
+        raise BadRequest(":missing takes true or false")
     values = tuple(split_values(value))
     if any(v == "" for v in values) and modifier != "missing":
-        raise BadRequest(f"empty value in search parameter {name}", expression=name)
+        raise BadRequest("an empty value")
     return Filter(
         resource_type=resource_type,
         code=code,
@@ -243,41 +268,39 @@ def whole_number(name: str, value: str, *, minimum: int = 0, maximum: int = MAX_
     digits, no 30-digit numbers); 400 naming the parameter and the limit otherwise."""
     text = value.strip()
     if not (text.isascii() and text.isdigit()):
-        raise BadRequest(f"{name} must be a whole number", expression=name)
+        raise refusal(name, value, "must be a whole number")
     number = int(text) if len(text) <= 20 else maximum + 1
     if number < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}", expression=name)
+        raise refusal(name, value, f"must be at least {minimum}")
     if number > maximum:
-        raise BadRequest(f"{name} must be at most {maximum}", expression=name)
+        raise refusal(name, value, f"must be at most {maximum}")
     return number
 
 
 def _parse_include(name: str, value: str, resource_type: str | None) -> Include:
     base_name, _, modifier = name.partition(":")
     if base_name not in ("_include", "_revinclude") or modifier not in ("", "iterate", "recurse"):
-        raise BadRequest(f"unknown include parameter: {name}", expression=name)
+        raise refusal(name, value, f"unknown parameter (the modifiers of {base_name} are :iterate and :recurse)")
     reverse = base_name == "_revinclude"
     iterate = bool(modifier)
     if value == "*" and resource_type and not reverse:
         return Include(resource_type, "*", None, iterate, reverse)
     parts = value.split(":")
     if len(parts) not in (2, 3):
-        raise BadRequest(f"{name} takes Type:param[:target], got {value[:100]!r}", expression=name)
+        raise refusal(name, value, "takes Type:parameter[:targetType]")
     source, code = parts[0], parts[1]
     target = parts[2] if len(parts) == 3 else None
     if source not in RESOURCE_TYPE_SET:
-        raise BadRequest(f"unknown resource type in {name}: {source[:64]}", expression=name)
-    if code != "*":
-        param = _param(source, code)
-        if param is None or param.type != "reference":
-            raise BadRequest(f"{source}:{code[:64]} is not a reference search parameter", expression=name)
+        raise refusal(name, value, f"'{source[:64]}' is not a resource type")
+    if code != "*" and (why := _not_a_reference(source, code)):
+        raise refusal(name, value, why)
     if target and target not in RESOURCE_TYPE_SET:
-        raise BadRequest(f"unknown target type in {name}: {target[:64]}", expression=name)
+        raise refusal(name, value, f"'{target[:64]}' is not a resource type")
     return Include(source, code, target, iterate, reverse)
 
 
 def _parse_named_filter(resource_type: str | None, name: str, value: str) -> Filter | None:
-    """A filter, or None when the parameter is unknown; errors name the parameter they are about."""
+    """A filter, or None when the parameter is unknown; errors name the parameter and the value they are about."""
     try:
         if resource_type is not None:
             return _parse_filter(resource_type, name, value)
@@ -285,9 +308,7 @@ def _parse_named_filter(resource_type: str | None, name: str, value: str) -> Fil
             return _parse_filter("Resource", name, value)
         return None
     except BadRequest as error:
-        if any(issue.expression for issue in error.issues):
-            raise
-        raise BadRequest(error.diagnostics, expression=name) from None
+        raise refusal(name, value, error.diagnostics) from None
 
 
 def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
@@ -308,16 +329,18 @@ def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict
                 descending = key.startswith("-")
                 code = key.lstrip("-")
                 if not code:
-                    raise BadRequest("empty _sort key", expression="_sort")
-                known = code in SPECIAL_FILTERS or (resource_type is not None and _param(resource_type, code))
-                if not known:
-                    raise BadRequest(f"unknown _sort parameter: {code}", expression="_sort")
+                    raise refusal(name, value, "an empty sort key")
+                if code not in SPECIAL_FILTERS:
+                    if resource_type is None:
+                        raise refusal(name, value, "a search of every type sorts by _id or _lastUpdated only")
+                    if _param(resource_type, code) is None:
+                        raise refusal(name, value, f"{resource_type} has no search parameter '{code[:64]}'")
                 query.sort.append((code, descending))
         elif name.startswith(("_include", "_revinclude")):
             query.includes.append(_parse_include(name, value, resource_type))
         elif name == "_summary":
             if value not in SUMMARY_MODES:
-                raise BadRequest(f"_summary must be one of {sorted(SUMMARY_MODES)}", expression="_summary")
+                raise refusal(name, value, f"must be one of {', '.join(sorted(SUMMARY_MODES))}")
             query.summary = value
         elif name == "_elements":
             query.elements = tuple(e.strip() for e in value.split(",") if e.strip())
@@ -325,16 +348,17 @@ def parse(resource_type: str | None, pairs: Iterable[tuple[str, str]], *, strict
             query.types = tuple(split_values(value))
             unknown = [t for t in query.types if t not in RESOURCE_TYPE_SET]
             if unknown:
-                raise BadRequest(f"unknown resource type in _type: {unknown[0][:64]}", expression="_type")
+                raise refusal(name, value, f"'{unknown[0][:64]}' is not a resource type")
         elif name == "_total":
             if value not in TOTAL_MODES:
-                raise BadRequest(f"_total must be one of {sorted(TOTAL_MODES)}", expression="_total")
+                raise refusal(name, value, f"must be one of {', '.join(sorted(TOTAL_MODES))}")
             query.total = value
         else:
             parsed = _parse_named_filter(resource_type, name, value)
             if parsed is None:
                 if strict:
-                    raise UnknownParameter(f"unknown search parameter: {name}", expression=name)
+                    where = f" of {resource_type}" if resource_type else ""
+                    raise UnknownParameter(f"{name}={shown(value)}: unknown search parameter{where}", expression=name)
                 query.ignored.append(name)
                 continue
             query.filters.append(parsed)

@@ -1,7 +1,8 @@
 """The search parameters fhircrm indexes: the official R4 definitions plus our own from ``profiles/``.
 
-A definition whose base is ``Resource`` or ``DomainResource`` applies to every type that inherits it. Composite
-and special parameters are not indexed, and so are not published in the CapabilityStatement either.
+A definition whose base is ``Resource`` or ``DomainResource`` applies to every type that inherits it. Only
+parameters of a type in ``param_types.PARAM_TYPES`` are indexed: composite and special parameters are not, and so
+are not published in the CapabilityStatement either.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import orjson
 
 from fhircrm.fhir.paths import DEFINITIONS, PROFILES
 from fhircrm.fhir.resource_types import RESOURCE_TYPES
+from fhircrm.fhir.search.param_types import PARAM_TYPES, ParamType
+from fhircrm.fhir.search.paths import split_union
 
-INDEXED_TYPES = frozenset({"token", "string", "date", "reference", "number", "quantity", "uri"})
 DOMAIN_RESOURCE_EXCLUDED = frozenset({"Bundle", "Binary", "Parameters"})
 
 
@@ -41,26 +43,11 @@ class SearchParam:
     comparators: tuple[str, ...] = ()
     documentation: str = ""
     sp: int = field(init=False)
+    kind: ParamType = field(init=False, repr=False, compare=False)  # the object of ``type``
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sp", sp_hash(self.resource_type, self.code))
-
-
-def _split_union(expression: str) -> list[str]:
-    """Split a FHIRPath union at top-level ``|`` (not inside parentheses or strings)."""
-    parts, depth, quote, start = [], 0, False, 0
-    for i, ch in enumerate(expression):
-        if ch == "'":
-            quote = not quote
-        elif not quote and ch == "(":
-            depth += 1
-        elif not quote and ch == ")":
-            depth -= 1
-        elif not quote and depth == 0 and ch == "|":
-            parts.append(expression[start:i].strip())
-            start = i + 1
-    parts.append(expression[start:].strip())
-    return [p for p in parts if p]
+        object.__setattr__(self, "kind", PARAM_TYPES[self.type])
 
 
 def _subject_type(part: str) -> str:
@@ -71,7 +58,7 @@ def _subject_type(part: str) -> str:
 
 def expression_for(expression: str, resource_type: str) -> str:
     """Keep the union parts of a multi-type expression that navigate from ``resource_type``."""
-    parts = [p for p in _split_union(expression) if _subject_type(p) in (resource_type, "Resource", "DomainResource")]
+    parts = [p for p in split_union(expression) if _subject_type(p) in (resource_type, "Resource", "DomainResource")]
     return " | ".join(parts)
 
 
@@ -103,7 +90,7 @@ class Registry:
             self.add(definition)
 
     def add(self, definition: dict) -> None:
-        if definition.get("type") not in INDEXED_TYPES:
+        if definition.get("type") not in PARAM_TYPES:
             return
         for resource_type in _bases(definition):
             expression = expression_for(definition.get("expression", ""), resource_type)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import cache
 
 from fhircrm.fhir.models import model_class
-from fhircrm.fhir.search.registry import SearchParam, _split_union
+from fhircrm.fhir.search.paths import split_union
 
 # An instant is at most a second wide once validated; a day allows for one written around the validator.
 _WIDEST = {"Instant()": timedelta(days=1), "Date()": timedelta(days=366), "DateTime()": timedelta(days=366)}
@@ -34,7 +34,7 @@ def _field_span(resource_type: str, name: str) -> timedelta | None:
 @cache
 def _max_span(resource_type: str, expression: str) -> timedelta | None:
     widest = timedelta(0)
-    for part in _split_union(expression):
+    for part in split_union(expression):
         steps = part.split(".")
         if len(steps) != 2 or steps[0] != resource_type or not steps[1].isidentifier():
             return None
@@ -45,8 +45,9 @@ def _max_span(resource_type: str, expression: str) -> timedelta | None:
     return widest or None
 
 
-def max_span(param: SearchParam) -> timedelta | None:
-    """The widest ``high - low`` any stored value of ``param`` can have, or None when it is unbounded."""
-    if param.type != "date" or param.resource_type == "Resource":
+def max_span(resource_type: str, expression: str) -> timedelta | None:
+    """The widest ``high - low`` any stored value of the date parameter reading ``expression`` on
+    ``resource_type`` can have, or None when it is unbounded (or the parameter is every resource's)."""
+    if resource_type == "Resource":
         return None
-    return _max_span(param.resource_type, param.expression)
+    return _max_span(resource_type, expression)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhircrm.fhir.search.param_types.reference import local_reference
 from fhircrm.fhir.search.query import Include
 from fhircrm.fhir.search.registry import registry, sp_hash
-from fhircrm.fhir.sql.search import local_reference
 from fhircrm.fhir.sql.tables import idx_reference, resource
 
 Key = tuple[int, str, str]  # (pk, resource type, id)

@@ -3,7 +3,8 @@
 Each filter becomes ``resource.id IN (SELECT res_pk FROM idx_<type> WHERE sp = :sp AND <value condition>)``;
 both PostgreSQL and SQLite plan these as index lookups. Chains and ``_has`` nest the same construction.
 ``_sort`` keys are scalar subqueries on the index table of their parameter; ``resource.id`` breaks ties, so
-paging is stable. ``_include`` and ``_revinclude`` live in ``sql/includes.py``.
+paging is stable. ``_include`` and ``_revinclude`` live in ``sql/includes.py``. What differs by parameter type
+(table, value condition, modifiers, sort columns) is the type's object in ``search/param_types/``.
 """
 
 from __future__ import annotations
@@ -15,24 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from fhircrm.errors import BadRequest
 from fhircrm.fhir.resource_types import RESOURCE_TYPE_SET, RESOURCE_TYPES
 from fhircrm.fhir.search.extract import identifier_code
+from fhircrm.fhir.search.param_types.base import refusal
+from fhircrm.fhir.search.param_types.date import parse_date, range_condition
+from fhircrm.fhir.search.param_types.reference import local_reference
 from fhircrm.fhir.search.query import Chain, Filter, Has, SearchQuery, parse
 from fhircrm.fhir.search.registry import registry, sp_hash
-from fhircrm.fhir.sql import conditions
-from fhircrm.fhir.sql.tables import idx_date, idx_reference, idx_token, resource
+from fhircrm.fhir.sql.tables import idx_reference, resource
 
-_SORT_COLUMNS = {
-    "token": ("code", "code"),
-    "string": ("norm", "norm"),
-    "date": ("low", "high"),
-    "reference": ("target_id", "target_id"),
-    "number": ("value", "value"),
-    "quantity": ("value", "value"),
-    "uri": ("uri", "uri"),
-}
-_COLUMN_MODIFIERS = {"_id": {"not"}, "_lastUpdated": set()}
+_COLUMN_MODIFIERS: dict[str, frozenset[str]] = {"_id": frozenset({"not"}), "_lastUpdated": frozenset()}
 #: token codes with a meaning of order, sorted by that order rather than alphabetically (request-priority)
 _ORDINAL_CODES = {"priority": ("routine", "urgent", "asap", "stat")}
 
@@ -44,34 +37,23 @@ class Page:
     total: int | None
 
 
-def local_reference(base: str) -> ColumnElement[bool]:
-    """Index rows of references into this store: relative ones, or absolute ones under this server's base."""
-    relative = idx_reference.c.url.is_(None)
-    if not base:
-        return relative
-    return sa.or_(relative, idx_reference.c.url.startswith(f"{base}/", autoescape=True))
-
-
-def _bad_modifier(f: Filter) -> BadRequest:
-    return BadRequest(
-        f"modifier :{f.modifier} is not supported on {f.type} parameter {f.code}", expression=f.raw_name or f.code
-    )
-
-
 def _check_modifier(f: Filter) -> None:
     if f.modifier is None:
         return
-    if f.param is None:
-        if f.modifier not in _COLUMN_MODIFIERS[f.code]:
-            raise _bad_modifier(f)
+    name = f.raw_name or f.code
+    modifiers = _COLUMN_MODIFIERS[f.code] if f.param is None else f.kind.modifiers
+    if f.modifier in modifiers:
         return
-    if f.modifier in conditions.MODIFIERS[f.type]:
-        return
-    if f.type == "reference" and f.modifier in RESOURCE_TYPE_SET:  # :[type]
+    if f.param is not None and f.kind.type_modifier and f.modifier in RESOURCE_TYPE_SET:  # :[type]
         if f.param.targets and f.modifier not in f.param.targets:
-            raise BadRequest(f"{f.code} cannot refer to a {f.modifier}", expression=f.raw_name or f.code)
+            targets = ", ".join(f.param.targets)
+            raise refusal(name, f.raw_value, f"{f.code} cannot refer to a {f.modifier} (only to {targets})")
         return
-    raise _bad_modifier(f)
+    known = ", ".join(f":{m}" for m in sorted(modifiers)) or "none"
+    if f.kind.type_modifier:
+        known += ", :[type]"
+    why = f"':{f.modifier[:64]}' is not a modifier of the {f.type} search parameter {f.code} (its modifiers: {known})"
+    raise refusal(name, f.raw_value, why)
 
 
 def _sp_condition(f: Filter, table: sa.Table, code: str | None = None) -> ColumnElement[bool]:
@@ -91,15 +73,15 @@ def _column_filter(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
         return sa.not_(condition) if f.modifier == "not" else condition
     parts = []
     for value in f.values:
-        prefix, low, high = conditions.parse_date(f, value)
-        parts.append(conditions.date_condition(prefix, low, high, target.c.last_updated, target.c.last_updated))
+        prefix, low, high = parse_date(f, value)
+        parts.append(range_condition(prefix, low, high, target.c.last_updated, target.c.last_updated))
     return sa.or_(*parts)
 
 
 def _index_subquery(f: Filter) -> Select:
-    table = conditions.TABLES[f.type]
-    ors = [conditions.CONDITIONS[f.type](f, v) for v in f.values]
-    return sa.select(table.c.res_pk).where(_sp_condition(f, table), sa.or_(*ors))
+    kind = f.kind
+    ors = [kind.condition(f, v) for v in f.values]
+    return sa.select(kind.table.c.res_pk).where(_sp_condition(f, kind.table), sa.or_(*ors))
 
 
 def _param_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
@@ -108,14 +90,14 @@ def _param_condition(f: Filter, target: sa.FromClause) -> ColumnElement[bool]:
     if f.param is None:
         return _column_filter(f, target)
     if f.modifier == "missing":
-        table = conditions.TABLES[f.type]
+        table = f.kind.table
         present = target.c.id.in_(sa.select(table.c.res_pk).where(_sp_condition(f, table)))
         return sa.not_(present) if f.values[0] == "true" else present
-    if f.modifier == "identifier":
-        token = replace(f, type="token", modifier=None)
-        ors = [conditions.token(token, v) for v in f.values]
-        sp = _sp_condition(f, idx_token, identifier_code(f.code))
-        return target.c.id.in_(sa.select(idx_token.c.res_pk).where(sp, sa.or_(*ors)))
+    if f.modifier == "identifier" and (identifier := f.kind.identifier) is not None:
+        as_identifier = replace(f, type=identifier.name, modifier=None)
+        ors = [identifier.condition(as_identifier, v) for v in f.values]
+        sp = _sp_condition(f, identifier.table, identifier_code(f.code))
+        return target.c.id.in_(sa.select(identifier.table.c.res_pk).where(sp, sa.or_(*ors)))
     if f.modifier == "not":
         return target.c.id.not_in(_index_subquery(replace(f, modifier=None)))
     return target.c.id.in_(_index_subquery(f))
@@ -186,8 +168,8 @@ def _merged_date_filters(filters: list[Filter]) -> tuple[list[ColumnElement[bool
     rest = []
     for f in filters:
         mergeable = (
-            f.type == "date"
-            and f.param is not None
+            f.param is not None
+            and f.param.kind.merge_ranges
             and f.param.resource_type != "Resource"
             and not f.chain
             and f.modifier is None
@@ -203,8 +185,9 @@ def _merged_date_filters(filters: list[Filter]) -> tuple[list[ColumnElement[bool
         if len(group) == 1:
             rest.append(group[0])
             continue
-        ands = [conditions.date(f, f.values[0]) for f in group]
-        merged.append(resource.c.id.in_(sa.select(idx_date.c.res_pk).where(idx_date.c.sp == sp, *ands)))
+        kind = group[0].kind
+        ands = [kind.condition(f, f.values[0]) for f in group]
+        merged.append(resource.c.id.in_(sa.select(kind.table.c.res_pk).where(kind.table.c.sp == sp, *ands)))
     return merged, rest
 
 
@@ -215,9 +198,9 @@ def _sort_key(resource_type: str, code: str, descending: bool) -> ColumnElement:
         return resource.c.last_updated
     param = registry().get(resource_type, code)
     if param is None:
-        raise BadRequest(f"unknown _sort parameter: {code}", expression="_sort")
-    table = conditions.TABLES[param.type]
-    asc_col, desc_col = _SORT_COLUMNS[param.type]
+        raise refusal("_sort", f"-{code}" if descending else code, f"{resource_type} has no search parameter '{code}'")
+    table = param.kind.table
+    asc_col, desc_col = param.kind.sort
     column = table.c[desc_col if descending else asc_col]
     if param.type == "token" and code in _ORDINAL_CODES:
         ranks = _ORDINAL_CODES[code]

@@ -2,7 +2,8 @@
 
 ``resource`` holds the current version of each resource, ``resource_history`` every version. Search indexes
 live in one narrow table per parameter type; ``sp`` is a 64-bit hash of (resource type, parameter code), so a
-new SearchParameter needs no DDL and index keys stay small. Dates are stored as UTC ``low``/``high`` bounds so
+new SearchParameter needs no DDL and index keys stay small. Which table a type uses, and how values become its
+rows, is the type's object (``fhir/search/param_types/``). Dates are stored as UTC ``low``/``high`` bounds so
 that periods and partial dates match the way the FHIR search rules say.
 
 Every index of an index table is covering on PostgreSQL (``INCLUDE``): the value indexes carry ``res_pk`` and
@@ -144,13 +145,3 @@ idx_uri = _index_table(
     sa.Column("uri", sa.String(1024), nullable=False),
     indexes=(sa.Index(None, "sp", "uri", **_WITH_PK),),
 )
-
-INDEX_TABLES: dict[str, sa.Table] = {
-    "token": idx_token,
-    "string": idx_string,
-    "date": idx_date,
-    "reference": idx_reference,
-    "number": idx_number,
-    "quantity": idx_quantity,
-    "uri": idx_uri,
-}

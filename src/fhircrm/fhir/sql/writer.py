@@ -21,8 +21,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.fhir.search.extract import affected_sps, index_rows
+from fhircrm.fhir.search.param_types import PARAM_TYPES
 from fhircrm.fhir.sql.copy import PIPELINE_MAX_ROWS, Rows, Statement, copy_rows, driver, run_pipelined
-from fhircrm.fhir.sql.tables import INDEX_TABLES, metadata, resource
+from fhircrm.fhir.sql.tables import metadata, resource
 
 
 @dataclass(slots=True)
@@ -62,10 +63,6 @@ _RESOURCE_COLUMNS = ("id", "res_type", "fhir_id", "version", "last_updated", "de
 _RESOURCE_CASTS = ("", "", "", "", "", "", "::jsonb")
 _HISTORY_COLUMNS = ("res_pk", "version", "res_type", "fhir_id", "last_updated", "method", "deleted", "content")
 _HISTORY_CASTS = ("", "", "", "", "", "", "", "::jsonb")
-_INDEX_COLUMNS = {
-    param_type: tuple(c.name for c in table.columns if c.name not in ("res_pk", "sp"))
-    for param_type, table in INDEX_TABLES.items()
-}
 
 
 @dataclass(slots=True)
@@ -150,9 +147,9 @@ def _stale_index_rows(existing: list[Version]) -> list[tuple[str, list[int], lis
     out: list[tuple[str, list[int], list[int] | None]] = []
     for key, pks in groups.items():
         if key is None:
-            out += [(table.name, pks, None) for table in INDEX_TABLES.values()]
+            out += [(kind.table.name, pks, None) for kind in PARAM_TYPES.values()]
         else:
-            out += [(INDEX_TABLES[kind].name, pks, sps) for kind, sps in affected_sps(*key).items()]
+            out += [(PARAM_TYPES[name].table.name, pks, sps) for name, sps in affected_sps(*key).items()]
     return out
 
 
@@ -162,11 +159,11 @@ def _index_tuples(versions: list[Version]) -> list[Rows]:
         if v.content is None:
             continue
         for param_type, rows in index_rows(v.content, v.changed).items():
-            names = _INDEX_COLUMNS[param_type]
+            names = PARAM_TYPES[param_type].columns
             by_type[param_type].extend((v.res_pk, row["sp"], *(row.get(n) for n in names)) for row in rows)
     return [
-        Rows(INDEX_TABLES[param_type].name, ("res_pk", "sp", *_INDEX_COLUMNS[param_type]), rows)
-        for param_type, rows in by_type.items()
+        Rows(kind.table.name, ("res_pk", "sp", *kind.columns), rows)
+        for kind, rows in ((PARAM_TYPES[name], rows) for name, rows in by_type.items())
     ]
 
 
