@@ -227,17 +227,17 @@ ROWS = (  # key, label, format, higher is better
 )
 
 
-def table(sides: list[Side], peer: Side) -> str:
+def table(sides: list[Side], peer: Side | None) -> str:
+    """Every side's figures, then the last fhircrm run over the peer and over the first fhircrm run."""
     ours = [s for s in sides if s is not peer]
     best = ours[-1]
-    header = ["figure", *(s.name for s in sides), f"{best.name} / {peer.name}"]
-    if len(ours) > 1:
-        header.append(f"{best.name} / {ours[0].name}")
+    pairs = [*([(best, peer)] if peer else []), *([(best, ours[0])] if len(ours) > 1 else [])]
+    header = ["figure", *(s.name for s in sides), *(f"{a.name} / {b.name}" for a, b in pairs)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, label, fmt, higher in ROWS:
         cells = [fmt.format(s.figures[key]) if key in s.figures else "n/a" for s in sides]
         ratios = []
-        for a, b in [(best, peer), *([(best, ours[0])] if len(ours) > 1 else [])]:
+        for a, b in pairs:
             if key in a.figures and key in b.figures and b.figures[key]:
                 ratio = a.figures[key] / b.figures[key]
                 better = ratio > 1 if higher else ratio < 1
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.per_bundle} patients per transaction; {args.creates} creates, {args.clients} in flight; "
         f"{args.searches} searches each; load average at the start {load[0]:.2f}\n"
     )
-    print(table(sides, peer) if peer else table(sides, sides[0]))
+    print(table(sides, peer))
     for side in sides:
         if side.notes:
             print(f"{side.name}: " + "; ".join(side.notes))
