@@ -22,6 +22,7 @@ from fhircrm.ehr.objections import denies_disclosure
 from fhircrm.errors import BadRequest, Forbidden, NotFound
 from fhircrm.fhir import exports
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.references import split
 from fhircrm.fhir.resource_types import PATIENT_COMPARTMENT, RESOURCE_TYPE_SET, RESOURCE_TYPES
 from fhircrm.fhir.search.dates import InvalidDate, date_range
 from fhircrm.fhir.store import FhirStore, now
@@ -213,7 +214,7 @@ async def _objecting(conn: AsyncConnection, settings: Settings, own_patient: str
     for patient, provision in await consents.elements([("patient",), ("provision",)]):
         reference = (patient or {}).get("reference", "") if isinstance(patient, dict) else ""
         if reference.startswith("Patient/") and denies_disclosure(provision or {}, at):
-            out.add(reference.split("/", 1)[1])
+            out.add(split(reference)[1])
     out.discard(own_patient or "")
     return sorted(out)
 
@@ -228,7 +229,7 @@ async def _patients(store: FhirStore, params: dict) -> exports.Patients | None:
     except (NotFound, Forbidden):
         return []
     members = [
-        reference.split("/", 1)[1]
+        split(reference)[1]
         for member in (group.content or {}).get("member", [])
         if isinstance(reference := (member.get("entity") or {}).get("reference"), str)
         and reference.startswith("Patient/")

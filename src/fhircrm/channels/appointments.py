@@ -13,6 +13,7 @@ from fhircrm.channels.codes import concept
 from fhircrm.channels.communications import instant
 from fhircrm.errors import NotFound
 from fhircrm.events.derive import CONFIRMED_URL
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 
 CANCEL_REASON_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
@@ -23,7 +24,7 @@ async def target_appointment(store: FhirStore, patient_ref: str, about: list[str
     for reference in about:
         if reference.startswith("Appointment/"):
             try:
-                found = (await store.read("Appointment", reference.split("/", 1)[1])).content
+                found = (await store.read("Appointment", split(reference)[1])).content
             except NotFound:
                 continue
             if found and found.get("status") in ("booked", "pending", "proposed"):

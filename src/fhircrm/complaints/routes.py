@@ -9,6 +9,7 @@ from fhircrm.clock import current_time
 from fhircrm.complaints.close import close_complaint
 from fhircrm.complaints.intake import Complaint, open_complaint
 from fhircrm.deps import StoreDep
+from fhircrm.fhir.references import split
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 
@@ -31,7 +32,7 @@ class CloseIn(BaseModel):
 
 @router.post("", status_code=201)
 async def create(body: ComplaintIn, request: Request, store: StoreDep) -> dict:
-    await store.read("Patient", body.patient.split("/", 1)[1])  # 404 for an unknown patient
+    await store.read("Patient", split(body.patient)[1])  # 404 for an unknown patient
     return await open_complaint(store, Complaint(**body.model_dump()), current_time(request.app.state.settings))
 
 

@@ -9,18 +9,11 @@ from fhircrm.clock import current_time, parse_fhir_datetime
 from fhircrm.config import Settings
 from fhircrm.education.library import for_condition, for_service
 from fhircrm.education.send import send_education
-from fhircrm.errors import FhircrmError
 from fhircrm.events import DomainEvent, EventName
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 
 PREPARATION_LEAD = timedelta(days=2)
-
-
-async def _subject(store: FhirStore, ref: str) -> dict:
-    try:
-        return (await store.read(*ref.split("/", 1))).content or {}
-    except FhircrmError:
-        return {}
 
 
 async def on_event(store: FhirStore, event: DomainEvent, settings: Settings) -> list[dict]:
@@ -43,7 +36,7 @@ async def on_event(store: FhirStore, event: DomainEvent, settings: Settings) -> 
                 )
             )
     elif event.name is EventName.APPOINTMENT_BOOKED:
-        appointment = await _subject(store, event.subject)
+        appointment = await read_reference(store, event.subject) or {}
         text = " ".join(
             [c.get("text", "") for c in appointment.get("serviceType", [])]
             + [d.get("display", "") for c in appointment.get("serviceType", []) for d in c.get("coding", [])]

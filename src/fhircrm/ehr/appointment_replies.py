@@ -25,6 +25,7 @@ from fhircrm.errors import Gone, NotFound
 from fhircrm.events import DomainEvent, EventName
 from fhircrm.events.derive import CONFIRMED_URL
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.references import split
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.registry import RetryLater
 from fhircrm.stores import open_store
@@ -80,7 +81,7 @@ def apply_reply(ours: dict, theirs: dict) -> dict | None:
 
 async def write_reply(conn: AsyncConnection, job: Job, *, client: EhrClient, settings: Settings) -> None:
     store = open_store(conn, settings, policy=ServiceScope("ehr-sync"))
-    resource_type, fhir_id = job.payload["subject"].split("/", 1)
+    resource_type, fhir_id = split(job.payload["subject"])
     try:
         ours = (await store.read(resource_type, fhir_id)).content or {}
     except (NotFound, Gone):

@@ -17,6 +17,7 @@ _LITERAL = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")  # http(s)://..., urn:uuid:..., urn:oid:...
 _CONDITIONAL = re.compile(r"^[A-Z][A-Za-z]+\?\S+$")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_RELATIVE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 #: Elements named ``reference`` that are uris, not References (R4: Immunization.education.reference).
 _URI_PARENTS = frozenset({"education"})
 
@@ -74,6 +75,29 @@ def walk(node: object, path: str, parent_key: str = "") -> Iterator[tuple[dict, 
         for i, item in enumerate(node):
             if isinstance(item, dict | list):
                 yield from walk(item, f"{path}[{i}]", parent_key)
+
+
+def split(reference: str) -> tuple[str, str]:
+    """``("Patient", "1")`` for the relative reference ``Patient/1`` (as the store writes and checks them):
+    the one way code takes a reference apart, so no module parses ``Type/id`` by hand."""
+    resource_type, _, fhir_id = reference.partition("/")
+    return resource_type, fhir_id
+
+
+def relative(reference: str) -> tuple[str, str] | None:
+    """``(Type, id)`` of a relative, unversioned literal reference; None for any other form (absolute, versioned,
+    local ``#id``, conditional, or not a reference at all)."""
+    if not _RELATIVE.match(reference):
+        return None
+    return split(reference)
+
+
+def target(reference: str, base: str = "") -> tuple[str, str] | None:
+    """``(Type, id)`` a literal reference names: relative, or absolute under ``base`` (or any URL ending in
+    ``Type/id``), a ``/_history/v`` suffix dropped; None when it has no ``Type/id`` at all."""
+    relative = reference.removeprefix(base.rstrip("/") + "/") if base else reference
+    parts = relative.split("/_history/")[0].split("/")
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
 
 
 def patient_id(reference: str) -> str | None:

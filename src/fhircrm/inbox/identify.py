@@ -11,6 +11,7 @@ import copy
 from fhircrm.channels import communications
 from fhircrm.channels.codes import TASK_TYPE_SYSTEM, concept
 from fhircrm.errors import Conflict, NotFound, Unprocessable
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.inbox.codes import REASON_SYSTEM
 from fhircrm.inbox.threads import read_thread
@@ -20,7 +21,7 @@ IDENTIFY_CODE = f"{TASK_TYPE_SYSTEM}|identify-sender"
 
 async def _patient_exists(store: FhirStore, patient_ref: str) -> bool:
     try:
-        return (await store.read("Patient", patient_ref.split("/", 1)[1])).content is not None
+        return (await store.read("Patient", split(patient_ref)[1])).content is not None
     except NotFound:
         return False
 

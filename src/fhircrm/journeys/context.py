@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.config import Settings
-from fhircrm.errors import FhircrmError
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 
 SERVICE_LINE_SYSTEM = "http://fhircrm.org/CodeSystem/service-line"
@@ -28,14 +28,10 @@ class JourneyContext:
     _cache: dict = field(default_factory=dict)
 
     async def _read(self, ref: str | None) -> dict | None:
-        if not ref or "/" not in ref:
+        if not ref:
             return None
         if ref not in self._cache:
-            kind, fhir_id = ref.split("/", 1)
-            try:
-                self._cache[ref] = (await self.store.read(kind, fhir_id)).content
-            except FhircrmError:
-                self._cache[ref] = None
+            self._cache[ref] = await read_reference(self.store, ref)
         return self._cache[ref]
 
     async def flush_plans(self) -> None:

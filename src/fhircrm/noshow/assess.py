@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from fhircrm.clock import fhir_datetime
 from fhircrm.config import Settings
-from fhircrm.errors import FhircrmError
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore, Operation
 from fhircrm.noshow.ehr_facts import Facts, FrozenRates
 from fhircrm.noshow.features import appointment_features, coordinates, distance_km, patient_ref
@@ -118,15 +118,6 @@ def assessment_key(appointment: dict) -> str:
     return f"Appointment/{appointment['id']}@{appointment.get('start', '')}"
 
 
-async def _read(store: FhirStore, ref: str | None) -> dict | None:
-    if not ref or "/" not in ref:
-        return None
-    try:
-        return (await store.read(*ref.split("/", 1))).content
-    except FhircrmError:
-        return None
-
-
 async def assess_appointment(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> dict:
     """The appointment's RiskAssessment, written once per appointment and start."""
     pending = _PENDING.get()
@@ -152,7 +143,7 @@ async def recorded(store: FhirStore, appointment: dict) -> dict | None:
 async def unrecorded(store: FhirStore, appointment: dict, *, settings: Settings, now: datetime) -> dict:
     """The appointment's RiskAssessment as it would be written now (only reads the store)."""
     ref = patient_ref(appointment)
-    patient = await _read(store, ref)
+    patient = await read_reference(store, ref)
     # All of the patient's appointments: History counts only what was known at this booking's instant.
     theirs = await store.search("Appointment", [("patient", ref or ""), ("_count", "500")])
     conditions, coverages = [], []
@@ -171,7 +162,9 @@ async def unrecorded(store: FhirStore, appointment: dict, *, settings: Settings,
         ),
         None,
     )
-    distance = distance_km(coordinates(patient), coordinates(await _read(store, location))) if location else None
+    distance = (
+        distance_km(coordinates(patient), coordinates(await read_reference(store, location))) if location else None
+    )
     model = model_for(settings)
     values = appointment_features(
         appointment,

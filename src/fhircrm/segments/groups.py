@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fhircrm.clock import fhir_datetime
 from fhircrm.errors import NotFound
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.segments.rules import SegmentRule, parse_rule
 
@@ -27,7 +28,7 @@ def rule_of(group: dict) -> SegmentRule:
 def active_members(group: dict) -> list[str]:
     """Ids of the patients currently in the segment."""
     return [
-        m["entity"]["reference"].split("/", 1)[1]
+        split(m["entity"]["reference"])[1]
         for m in group.get("member", [])
         if not m.get("inactive") and m.get("entity", {}).get("reference", "").startswith("Patient/")
     ]
@@ -90,7 +91,7 @@ def apply_membership(group: dict, selected: set[str], now: datetime, *, scope: s
     """Update ``group`` in place so its active members are ``selected`` (only patient ``scope`` when given);
     leavers become inactive with an end date, newcomers get a new entry. Returns whether anything changed."""
     members: list[dict] = list(group.get("member", []))
-    active = {m["entity"]["reference"].split("/", 1)[1]: m for m in members if not m.get("inactive")}
+    active = {split(m["entity"]["reference"])[1]: m for m in members if not m.get("inactive")}
     stamp = fhir_datetime(now)
     candidates = {scope} if scope else set(active) | selected
     changed = False

@@ -25,6 +25,7 @@ from typing import Literal
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.paging import every_match
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import ID_PATTERN, FhirStore
 from fhircrm.smart.context import AccessContext
 
@@ -108,7 +109,7 @@ async def resolve_staff(store: FhirStore, fhir_user: str | None, settings: Setti
 async def _roles_of(store: FhirStore, user: str | None) -> list[dict]:
     if user is None:
         return []
-    kind, _, fhir_id = user.partition("/")
+    kind, fhir_id = split(user)
     if kind == "PractitionerRole":
         try:
             role = (await store.read("PractitionerRole", fhir_id)).content or {}

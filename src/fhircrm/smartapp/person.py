@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.smart.roles import local_reference
 from fhircrm.stores import open_store
@@ -36,12 +37,12 @@ async def person_name(store: FhirStore, fhir_user: str | None) -> str | None:
     reference = local_reference(fhir_user)
     if reference is None:
         return None
-    kind, _, fhir_id = reference.partition("/")
+    kind, fhir_id = split(reference)
     resource = await _read(store, kind, fhir_id)
     if kind == "PractitionerRole":
         practitioner = resource.get("practitioner") or {}
         target = local_reference(practitioner.get("reference"))
-        person = await _read(store, "Practitioner", target.partition("/")[2]) if target else {}
+        person = await _read(store, "Practitioner", split(target)[1]) if target else {}
         return human(person.get("name")) or practitioner.get("display") or None
     return human(resource.get("name")) or None
 

@@ -31,6 +31,7 @@ from fhircrm.ehr.resilience import parse_retry_after
 from fhircrm.errors import Gone, NotFound
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.compartment import patients_of
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import Job
 from fhircrm.jobs.queue import backoff, utcnow
@@ -52,7 +53,7 @@ async def _read(store: FhirStore, resource_type: str, fhir_id: str) -> dict | No
 async def _focus(store: FhirStore, delivery: outbox.Delivery) -> dict | None:
     if not delivery.focus:
         return None
-    rtype, fhir_id = delivery.focus.split("/", 1)
+    rtype, fhir_id = split(delivery.focus)
     if delivery.focus_version:
         try:
             return (await store.vread(rtype, fhir_id, str(delivery.focus_version))).content
@@ -119,7 +120,7 @@ async def _audit(
         recorded=now_instant(),
         user=owner.who if owner else None,
         client_id=owner.client_id if owner else None,
-        resource_type=delivery.focus.split("/", 1)[0] if delivery.focus else "Subscription",
+        resource_type=split(delivery.focus)[0] if delivery.focus else "Subscription",
         entities=tuple(entities),
         patients=tuple(sorted(patients_of(focus))) if focus else (),
         status=200 if refusal is None else 403,

@@ -9,18 +9,30 @@ arrives later (or was resynced too) reaches the store, and the domain events, ex
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fhircrm.config import Settings
+from fhircrm.ehr.client import EhrClient
 from fhircrm.ehr.errors import EhrError, EhrUnavailable
 from fhircrm.ehr.mirror import MIRRORED_TYPES
 from fhircrm.ehr.polling import sync_type
-from fhircrm.subscriptions.backport import parse_notification
+from fhircrm.fhir.references import target
+from fhircrm.subscriptions.backport import Event, parse_notification
 from fhircrm.subscriptions.templates import by_name
 
-if TYPE_CHECKING:
-    from fhircrm.subscriptions.processing import Processor
-
 log = logging.getLogger(__name__)
+
+
+class Processor(Protocol):
+    """What filling a gap needs of the notification processor (``fhircrm.subscriptions.processing``)."""
+
+    conn: AsyncConnection
+    client: EhrClient
+    settings: Settings
+
+    async def event(self, event: Event, resources: list[dict]) -> None: ...
 
 
 async def fill(processor: Processor, name: str, missing: list[int], *, ehr_subscription: str | None, since: str) -> str:
@@ -37,9 +49,7 @@ async def fill(processor: Processor, name: str, missing: list[int], *, ehr_subsc
 
 
 async def _from_events(processor: Processor, missing: list[int], ehr_subscription: str | None) -> bool:
-    from fhircrm.subscriptions.processing import split_reference
-
-    key = split_reference(ehr_subscription, processor.client.base_url) if ehr_subscription else None
+    key = target(ehr_subscription, processor.client.base_url) if ehr_subscription else None
     if key is None:
         return False
     params = [("eventsSinceNumber", str(missing[0])), ("eventsUntilNumber", str(missing[-1]))]

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError, Forbidden, Gone, NotFound
 from fhircrm.fhir.access import AccessPolicy, ServiceScope
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs.queue import utcnow
 from fhircrm.smart.context import AccessContext
@@ -142,7 +143,7 @@ async def load(conn: AsyncConnection, subscription_id: str) -> Owner | None:
 
 
 async def _exists(store: FhirStore, reference: str) -> bool:
-    rtype, _, fhir_id = reference.partition("/")
+    rtype, fhir_id = split(reference)
     try:
         await store.read(rtype, fhir_id)
     except FhircrmError:
@@ -183,7 +184,7 @@ async def check_focus(conn: AsyncConnection, settings: Settings, subscription_id
     as_owner = await owner_store(conn, settings, owner)
     if focus is None:
         return
-    resource_type, fhir_id = focus.split("/", 1)
+    resource_type, fhir_id = split(focus)
     try:
         if as_owner.branches("notify", resource_type) is None:
             return

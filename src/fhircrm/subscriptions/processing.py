@@ -26,6 +26,7 @@ from fhircrm.ehr.errors import EhrUnavailable
 from fhircrm.ehr.mirror import MIRRORED_TYPES, forget, mirror
 from fhircrm.ehr.polling import sync_type
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.references import target
 from fhircrm.fhir.search.dates import format_instant
 from fhircrm.jobs import Job, enqueue
 from fhircrm.jobs.queue import utcnow
@@ -43,13 +44,6 @@ WAIT_STEP_SECONDS = 0.25  # how often events waiting above a hole look again
 RESYNC_SLACK = timedelta(minutes=5)  # clock skew between the EHR and us, on ``_lastUpdated`` resyncs
 
 
-def split_reference(reference: str, ehr_base: str) -> tuple[str, str] | None:
-    """``Type/id`` of a (possibly absolute, possibly versioned) reference to the EHR."""
-    ref = reference.removeprefix(ehr_base.rstrip("/") + "/").split("/_history/")[0]
-    parts = ref.split("/")
-    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
-
-
 class Processor:
     def __init__(self, conn: AsyncConnection, client: EhrClient, settings: Settings):
         self.conn = conn
@@ -61,7 +55,7 @@ class Processor:
         await mirror(self.store, resource, ehr_base=self.client.base_url, system=self.settings.ehr_identifier_system)
 
     async def fetch_and_mirror(self, reference: str) -> None:
-        key = split_reference(reference, self.client.base_url)
+        key = target(reference, self.client.base_url)
         if key is None or key[0] not in MIRRORED_TYPES:
             return
         found = await self.client.read(*key)
@@ -73,7 +67,7 @@ class Processor:
     async def event(self, event: Event, resources: list[dict]) -> None:
         if not event.focus:
             return
-        key = split_reference(event.focus, self.client.base_url)
+        key = target(event.focus, self.client.base_url)
         included = next((r for r in resources if key and (r.get("resourceType"), r.get("id")) == key), None)
         if included is not None:
             await self.mirror(included)
@@ -190,7 +184,7 @@ def _above(note: Notification, last_event: int) -> dict[int, Event]:
 
 
 def _replaced(known: str | None, incoming: str, ehr_base: str) -> bool:
-    return bool(known) and split_reference(known or "", ehr_base) != split_reference(incoming, ehr_base)
+    return bool(known) and target(known or "", ehr_base) != target(incoming, ehr_base)
 
 
 def _resync_since(last_received: datetime | None) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from fhircrm.errors import Conflict, FhircrmError, Unprocessable
+from fhircrm.errors import Conflict, Unprocessable
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.codes import CONTACT_PURPOSE_SYSTEM
 from fhircrm.surveys.questionnaires import rating_item
@@ -34,13 +35,6 @@ def _nonce(invitation: dict) -> str:
     return f"Communication/{invitation['id']}"
 
 
-async def _read(store: FhirStore, ref: str) -> dict | None:
-    try:
-        return (await store.read(*ref.split("/", 1))).content
-    except FhircrmError:
-        return None
-
-
 async def answer_from_reply(store: FhirStore, reply: dict, now: datetime) -> dict | None:
     """The QuestionnaireResponse written for ``reply`` (an inbound Communication), or None when it is not a
     valid score answering one of our survey invitations."""
@@ -49,13 +43,13 @@ async def answer_from_reply(store: FhirStore, reply: dict, now: datetime) -> dic
     invitation_ref = next((r["reference"] for r in reply.get("inResponseTo", []) if r.get("reference")), None)
     if not match or not invitation_ref:
         return None
-    invitation = await _read(store, invitation_ref)
+    invitation = await read_reference(store, invitation_ref)
     if not invitation or not is_survey(invitation):
         return None
     q_ref = next(
         (r["reference"] for r in invitation.get("about", []) if r["reference"].startswith("Questionnaire/")), None
     )
-    questionnaire = await _read(store, q_ref) if q_ref else None
+    questionnaire = await read_reference(store, q_ref) if q_ref else None
     rating = rating_item(questionnaire) if questionnaire else None
     patient = (reply.get("sender") or {}).get("reference", "")
     if not rating or not patient.startswith("Patient/"):

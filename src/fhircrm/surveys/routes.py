@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fhircrm.clock import current_time
 from fhircrm.deps import ServiceStoreDep
 from fhircrm.errors import FhircrmError, NotFound
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.form import render_form, render_thanks
 from fhircrm.surveys.questionnaires import questionnaire
@@ -27,7 +28,7 @@ async def _clinic(store: FhirStore, patient: dict) -> str:
     reference = str(org.get("reference", ""))
     if reference.startswith("Organization/"):
         try:
-            found = (await store.read("Organization", reference.split("/", 1)[1])).content or {}
+            found = (await store.read("Organization", split(reference)[1])).content or {}
         except FhircrmError:  # not known, deleted or not visible: the page says "our clinic"
             return ""
         return str(found.get("name", ""))

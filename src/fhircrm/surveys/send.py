@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from fhircrm.channels.outbound import queue_message
 from fhircrm.config import Settings
 from fhircrm.errors import Unprocessable
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.surveys.codes import TOUCHPOINTS
 from fhircrm.surveys.fatigue import blocked_by_fatigue
@@ -58,7 +59,7 @@ async def send_survey(
     if q is None:
         raise Unprocessable(f"no Questionnaire {questionnaire_url}")
     invitation = Invitation(
-        patient=patient_ref.split("/", 1)[1],
+        patient=split(patient_ref)[1],
         questionnaire=questionnaire_url,
         touchpoint=touchpoint,
         nonce=nonce or new_nonce(),

@@ -15,7 +15,8 @@ from datetime import datetime
 
 from fhircrm.channels.replies import Intent, intent_of
 from fhircrm.clock import parse_fhir_datetime
-from fhircrm.errors import Conflict, FhircrmError, NotFound
+from fhircrm.errors import Conflict, NotFound
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 from fhircrm.timers.dispatch import COMPLETED
 from fhircrm.timers.resources import data_of, timer_key
@@ -34,23 +35,14 @@ def offer_parts(request: dict) -> tuple[str, str] | None:
     return (slot_id, entry_id) if slot_id and entry_id else None
 
 
-async def _read(store: FhirStore, ref: str) -> dict | None:
-    if "/" not in ref:
-        return None
-    try:
-        return (await store.read(*ref.split("/", 1))).content
-    except FhircrmError:
-        return None
-
-
 async def answered_offer(store: FhirStore, reply: dict, *, now: datetime) -> dict | None:
     """The offer ``reply`` answers: the replied-to message's offer; when the channel could not tell which message
     was answered, the patient's latest open offer. A reply to some other message (a survey) answers no offer."""
     for ref in reply.get("inResponseTo", []):
-        replied = await _read(store, ref.get("reference", "")) or {}
+        replied = await read_reference(store, ref.get("reference", "")) or {}
         for based in replied.get("basedOn", []):
             if based.get("reference", "").startswith("CommunicationRequest/"):
-                request = await _read(store, based["reference"])
+                request = await read_reference(store, based["reference"])
                 if request and offer_parts(request):
                     return request
     if reply.get("inResponseTo"):
