@@ -84,7 +84,7 @@ async def _varied(w: Writer) -> None:
 
 
 async def _recounted(store: FhirStore) -> Recounted:
-    return Recounted(list((await facts(all_appointments(store))).values()))
+    return Recounted([(fact.start, fact.cells()) for fact in (await facts(all_appointments(store))).values()])
 
 
 async def test_day_sums_equal_a_rebuild_after_every_kind_of_change(writer: Writer) -> None:
@@ -93,7 +93,9 @@ async def test_day_sums_equal_a_rebuild_after_every_kind_of_change(writer: Write
     async def tables() -> tuple[set, set]:
         async with writer.engine.connect() as conn:
             daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
-            fact = {(r.fhir_id, str(r.day), json.dumps(r.cells)) for r in await conn.execute(sa.select(indicator_fact))}
+            fact = {
+                (r.fhir_id, str(r.start), json.dumps(r.cells)) for r in await conn.execute(sa.select(indicator_fact))
+            }
         return daily, fact
 
     maintained = await tables()

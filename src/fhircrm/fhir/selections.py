@@ -24,9 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, FromClause, Select, Subquery
 
-from fhircrm.fhir.search.param_types.base import split_prefix
-from fhircrm.fhir.search.param_types.number import number_condition
 from fhircrm.fhir.search.registry import sp_hash
+from fhircrm.fhir.sql.conditions import number_condition, split_prefix
 from fhircrm.fhir.sql.tables import idx_date, idx_number, idx_reference, idx_token, resource
 
 #: the caller's access to a type as a condition on ``resource`` (None: all of it)
@@ -162,15 +161,10 @@ class Dated:
     #: as for a search of that type; ``sa.false()`` when the caller may not search it at all
     access: Callable[[str], Restrict]
 
-    async def count_by(self, *keys: ColumnElement, joins: Sequence[Join] = ()) -> list[tuple]:
-        """(key values..., n) for every combination of ``keys`` over the rows (and the ``joins`` they need)."""
-        labels = [f"k{i}" for i in range(len(keys))]
-        query = sa.select(*(key.label(label) for key, label in zip(keys, labels, strict=True)), sa.func.count())
-        query = query.select_from(self.rows)
-        for target, on, outer in joins:
-            query = query.join(target, on, isouter=outer)
-        result = await self.conn.execute(query.group_by(*(sa.literal_column(label) for label in labels)))
-        return [tuple(row) for row in result]
+    def _pks(self) -> Select:
+        """The rows' primary keys: grouping subqueries read the index rows of these only, not of every resource
+        of the type."""
+        return sa.select(self.rows.c.pk)
 
     def token_label(self, param: str) -> tuple[ColumnElement, list[Join]]:
         """Each row's token ``param`` as a label (the least display, else code; NULL without one)."""
@@ -179,7 +173,7 @@ class Dated:
                 idx_token.c.res_pk,
                 sa.func.min(sa.func.coalesce(idx_token.c.display, idx_token.c.code)).label("label"),
             )
-            .where(idx_token.c.sp == sp_hash(self.resource_type, param))
+            .where(idx_token.c.sp == sp_hash(self.resource_type, param), idx_token.c.res_pk.in_(self._pks()))
             .group_by(idx_token.c.res_pk)
             .subquery()
         )
@@ -208,9 +202,14 @@ class Dated:
         """The token ``code_param`` of the latest (last stored) ``referrer`` resource that references the row
         through ``ref_param`` (e.g. a RiskAssessment's ``risk`` through its ``basis``); NULL without one, or when
         the caller may not search ``referrer`` resources."""
+        mine = resource.alias("mine")
         refs = sa.select(
             idx_reference.c.target_id.label("target"), sa.func.max(idx_reference.c.res_pk).label("pk")
-        ).where(idx_reference.c.sp == sp_hash(referrer, ref_param), idx_reference.c.target_type == self.resource_type)
+        ).where(
+            idx_reference.c.sp == sp_hash(referrer, ref_param),
+            idx_reference.c.target_type == self.resource_type,
+            idx_reference.c.target_id.in_(sa.select(mine.c.fhir_id).where(mine.c.id.in_(self._pks()))),
+        )
         restrict = self.access(referrer)
         if restrict is not None:
             refs = refs.where(idx_reference.c.res_pk.in_(sa.select(resource.c.id).where(restrict)))
@@ -231,9 +230,9 @@ class Dated:
             .where(idx_reference.c.sp == sp_hash(self.resource_type, param), idx_reference.c.target_type == target_type)
         )
 
-    def narrowed(self, pks: Select) -> Dated:
-        """Only the rows of the resources ``pks`` selects (a ``Selection.pks``): a search's matches, or the few
-        resources one write touched."""
+    def narrowed(self, pks: Select | Sequence[int]) -> Dated:
+        """Only the rows of the resources ``pks`` selects (a ``Selection.pks``, or their values): a search's
+        matches, or the few resources one write touched."""
         rows = sa.select(self.rows).where(self.rows.c.pk.in_(pks)).subquery()
         return Dated(self.conn, self.resource_type, rows, self.access)
 

@@ -1,10 +1,10 @@
-"""Tallies of the appointment cells (``facts``) over a period: from the maintained day sums, or recounted.
+"""Tallies of the appointment cells (``facts``) over a period: from the maintained counts, or recounted.
 
-``Maintained`` adds the whole days of the period from ``indicator_daily`` and recounts the one or two partial days
-at its ends from the index rows, so any period (a slice's, "the last 12 weeks up to now") equals a recount at a
-cost that does not grow with the clinic. The day sums count every Appointment, so they only serve a caller who
-may search all Appointments and RiskAssessments; anyone else (a patient app, a team-scoped coordinator) gets
-``Recounted``: the facts of what their own search returns.
+``Maintained`` adds the whole days of the period from ``indicator_daily`` and the Appointments of the one or two
+partial days at its ends from ``indicator_fact``, so any period (a slice's, "the last 12 weeks up to now")
+equals a recount at a cost that does not grow with the clinic. The counts hold every Appointment, so they only
+serve a caller who may search all Appointments and RiskAssessments; anyone else (a patient app, a team-scoped
+coordinator) gets ``Recounted``: the facts of what their own search returns.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from fhircrm.errors import Forbidden
 from fhircrm.fhir.store import FhirStore
-from fhircrm.indicators.facts import STATUSES, Cell, Fact, facts
-from fhircrm.indicators.tables import indicator_daily
+from fhircrm.indicators.facts import STATUSES, Cell, facts
+from fhircrm.indicators.tables import indicator_daily, indicator_fact
 
 
 def naive(moment: datetime) -> datetime:
@@ -31,16 +31,16 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time())
 
 
-def _within(fact: Fact, since: datetime, until: datetime, end_included: bool) -> bool:
-    return since <= fact.start and (fact.start <= until if end_included else fact.start < until)
+#: (start, cells) of one Appointment
+Counted = tuple[datetime, set[Cell] | list[list[str]]]
 
 
-def tally(found: list[Fact], since: datetime, until: datetime, end_included: bool) -> dict[Cell, int]:
+def tally(found: list[Counted], since: datetime, until: datetime, end_included: bool) -> dict[Cell, int]:
     out: dict[Cell, int] = defaultdict(int)
-    for fact in found:
-        if _within(fact, since, until, end_included):
-            for cell in fact.cells():
-                out[cell] += 1
+    for start, cells in found:
+        if since <= start and (start <= until if end_included else start < until):
+            for c, d, k in cells:
+                out[(c, d, k)] += 1
     return out
 
 
@@ -53,14 +53,17 @@ class Tallies(Protocol):
 @dataclass
 class Maintained:
     store: FhirStore
-    _days: dict[date, list[Fact]] = field(default_factory=dict)
+    _days: dict[date, list[Counted]] = field(default_factory=dict)
 
-    async def _day(self, day: date) -> list[Fact]:
-        """The facts of one day's Appointments, recounted once per ``Maintained``."""
+    async def _day(self, day: date) -> list[Counted]:
+        """The cells of one day's Appointments as the listener stored them (``indicator_fact``), read once per
+        ``Maintained``."""
         if day not in self._days:
-            start = midnight(day).replace(tzinfo=UTC)
-            rows = self.store.dated("Appointment", "date", "status", STATUSES, start, start + timedelta(days=1))
-            self._days[day] = list((await facts(rows)).values())
+            start = indicator_fact.c.start
+            query = sa.select(start, indicator_fact.c.cells).where(
+                start >= midnight(day), start < midnight(day + timedelta(days=1))
+            )
+            self._days[day] = [(row.start, row.cells) for row in await self.store.conn.execute(query)]
         return self._days[day]
 
     async def between(self, since: datetime, until: datetime, *, end_included: bool = False) -> dict[Cell, int]:
@@ -91,7 +94,7 @@ class Maintained:
 
 @dataclass
 class Recounted:
-    found: list[Fact]
+    found: list[Counted]
 
     async def between(self, since: datetime, until: datetime, *, end_included: bool = False) -> dict[Cell, int]:
         return tally(self.found, naive(since), naive(until), end_included)
@@ -113,4 +116,4 @@ async def tallies(store: FhirStore, since: datetime, until: datetime) -> Tallies
     if maintained_for(store):
         return Maintained(store)
     rows = store.dated("Appointment", "date", "status", STATUSES, since, until)
-    return Recounted(list((await facts(rows)).values()))
+    return Recounted([(fact.start, fact.cells()) for fact in (await facts(rows)).values()])

@@ -8,13 +8,15 @@ import sqlalchemy as sa
 
 from fhircrm.fhir.schema import Content, metadata
 
-#: what each Appointment counts in now: [[class, dimension, key], ...] on ``day``; what a change takes back
+#: what each Appointment counts in now, [[class, dimension, key], ...], and its start (naive UTC): what a change
+#: takes back, and what a period's partial days add
 indicator_fact = sa.Table(
     "indicator_fact",
     metadata,
     sa.Column("fhir_id", sa.String(64), primary_key=True),
-    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("start", sa.DateTime, nullable=False),
     sa.Column("cells", Content, nullable=False),
+    sa.Index(None, "start"),
 )
 
 #: Appointments per (day, class, dimension, key): the sum of ``indicator_fact``

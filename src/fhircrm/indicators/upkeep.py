@@ -59,14 +59,13 @@ async def recount(conn: AsyncConnection, ids: list[str]) -> None:
     lock = sa.select(indicator_fact).where(indicator_fact.c.fhir_id.in_(ids))
     if conn.dialect.name == "postgresql":
         lock = lock.order_by(indicator_fact.c.fhir_id).with_for_update()
-    before = {row.fhir_id: (row.day, row.cells) for row in await conn.execute(lock)}
+    before = {row.fhir_id: (row.start, row.cells) for row in await conn.execute(lock)}
     store = FhirStore(conn, policy=UPKEEP)
     now = await facts(all_appointments(store).narrowed(store.select("Appointment", [("_id", ",".join(ids))]).pks))
     delta: Delta = defaultdict(int)
-    for day, cells in before.values():
-        day = day if isinstance(day, date) else date.fromisoformat(day)
+    for start, cells in before.values():
         for cell in cells:
-            delta[(day, *cell)] -= 1
+            delta[(start.date(), *cell)] -= 1
     for fact in now.values():
         for cell in fact.cells():
             delta[(fact.start.date(), *cell)] += 1
@@ -95,7 +94,7 @@ async def _write(conn: AsyncConnection, now: dict[str, Fact], delta: Delta) -> N
 
 
 def _fact_row(ident: str, fact: Fact) -> dict:
-    return {"fhir_id": ident, "day": fact.start.date(), "cells": sorted(list(cell) for cell in fact.cells())}
+    return {"fhir_id": ident, "start": fact.start, "cells": sorted(list(cell) for cell in fact.cells())}
 
 
 async def rebuild(conn: AsyncConnection) -> int:

@@ -25,10 +25,11 @@ def upgrade() -> None:
     op.create_table(
         "indicator_fact",
         sa.Column("fhir_id", sa.String(length=64), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("start", sa.DateTime(), nullable=False),
         sa.Column("cells", Content, nullable=False),
         sa.PrimaryKeyConstraint("fhir_id", name=op.f("pk_indicator_fact")),
     )
+    op.create_index(op.f("ix_indicator_fact_start"), "indicator_fact", ["start"])
     op.create_table(
         "indicator_daily",
         sa.Column("day", sa.Date(), nullable=False),
@@ -42,4 +43,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("indicator_daily")
+    op.drop_index(op.f("ix_indicator_fact_start"), table_name="indicator_fact")
     op.drop_table("indicator_fact")
