@@ -12,6 +12,7 @@ from fhircrm.timers.resources import TimerPlan
 
 API = "http://testserver/api/waitlist/offers"
 START = fhir_datetime(datetime.now(UTC) + timedelta(days=5))
+END = fhir_datetime(datetime.now(UTC) + timedelta(days=5, minutes=20))
 
 
 async def create(client: httpx.AsyncClient, body: dict) -> dict:
@@ -29,6 +30,7 @@ async def offer_to_two(client: httpx.AsyncClient) -> tuple[dict, list[dict], lis
             "resourceType": "Appointment",
             "status": "cancelled",
             "start": START,
+            "end": END,  # R4 app-2: start and end together
             "slot": [{"reference": "Slot/cardio-0900"}],
             "participant": [{"actor": {"reference": f"Patient/{patient['id']}"}, "status": "declined"}],
         },

@@ -50,12 +50,13 @@ class TimerPlan:
             "identifier": [{"system": TIMER_IDENTIFIER_SYSTEM, "value": self.key}],
             "status": "active",
             "category": category,
-            "basedOn": [{"reference": ref} for ref in self.based_on],
             "occurrenceDateTime": fhir_datetime(self.due),
             "authoredOn": fhir_datetime(authored),
         }
         if extension:
             body["extension"] = extension
+        if self.based_on:  # R4 JSON has no empty arrays
+            body["basedOn"] = [{"reference": ref} for ref in self.based_on]
         if self.patient:
             body["subject"] = {"reference": self.patient}
             body["recipient"] = [{"reference": self.patient}]
