@@ -52,6 +52,7 @@ from fhircrm.smart import discovery_router, install_resource_server, publish_dis
 from fhircrm.smart.devserver import router as dev_auth_router
 from fhircrm.subscriptions import operations as subscription_operations
 from fhircrm.subscriptions import routes as subscription_routes
+from fhircrm.subscriptions.topic_library import install_shipped_topics
 from fhircrm.surveys import routes as survey_routes
 from fhircrm.ui import launch_routes
 from fhircrm.ui import routes as ui_routes
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             await upgrade(engine)
             await install_default_journeys(engine, settings)  # a fresh install plans reminders from its first booking
+            await install_shipped_topics(engine, settings)  # Subscriptions to the shipped topics work at once
         app.state.engine = engine
         app.state.http = create_http_client()
         await publish_discovery(app, settings, app.state.http)  # with auth on: SMART discovery, or refuse to start

@@ -58,21 +58,25 @@ def _migrate(_args: argparse.Namespace) -> int:
     from fhircrm.db import create_engine
     from fhircrm.journeys.load import install_default_journeys
     from fhircrm.migrate import upgrade
+    from fhircrm.subscriptions.topic_library import install_shipped_topics
 
     settings = get_settings()
 
-    async def run() -> dict[str, str]:
+    async def run() -> tuple[dict[str, str], dict[str, str]]:
         engine = create_engine(settings.database_url)
         try:
             await upgrade(engine)
-            return await install_default_journeys(engine, settings)
+            installed = await install_shipped_topics(engine, settings)
+            return await install_default_journeys(engine, settings), installed
         finally:
             await engine.dispose()
 
-    journeys = asyncio.run(run())
+    journeys, topics = asyncio.run(run())
     print("database is at the latest revision")
     if journeys:
         print("journeys: " + ", ".join(f"{name} {what}" for name, what in sorted(journeys.items())))
+    changed = sorted(f"{name} {what}" for name, what in topics.items() if what != "current")
+    print(f"subscription topics: {len(topics)} shipped" + (f" ({', '.join(changed)})" if changed else ""))
     return 0
 
 

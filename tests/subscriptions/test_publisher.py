@@ -22,6 +22,7 @@ from fhircrm.jobs.runner import JobRunner
 from fhircrm.jobs.tables import job
 from fhircrm.runtime import Runtime
 from fhircrm.subscriptions.backport import PROFILE, parse_notification
+from fhircrm.subscriptions.topic_library import install_shipped_topics
 from fhircrm.worker import build_wiring
 
 HOOK = "https://subscriber.example.test/hook"
@@ -58,6 +59,7 @@ async def crm(clean_engine: AsyncEngine, database_url: str) -> AsyncIterator[Crm
     settings = crm_settings(database_url, subscriptions_max_attempts=2, subscriptions_hmac_secret="sign-me")
     app = create_app(settings, migrate=False)
     app.state.engine = clean_engine
+    await install_shipped_topics(clean_engine, settings)  # as migrate and start-up do
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api,
         httpx.AsyncClient() as http,

@@ -45,6 +45,7 @@ from fhircrm.fhir.sql import reader
 from fhircrm.fhir.sql import search as sql_search
 from fhircrm.fhir.sql.reader import Current, HistoryEntry
 from fhircrm.fhir.sql.writer import Version, write_versions
+from fhircrm.fhir.topic_form import is_topic
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -158,6 +159,9 @@ class FhirStore:
             raise Forbidden(f"{interaction} on {resource_type} needs user- or system-level access to all of it")
 
     async def _require_visible(self, interaction: str, current: Current) -> None:
+        if not current.deleted and is_topic(current.content):
+            self.branches(interaction, "SubscriptionTopic")  # configuration: never narrowed, allowed or refused
+            return
         branches = self.branches(interaction, current.res_type)
         if branches is None:
             return
@@ -532,7 +536,9 @@ class FhirStore:
                     raise MethodNotAllowed(f"{op.resource_type} resources cannot be changed or deleted")
                 current = existing.get((op.resource_type, op.fhir_id)) if op.method != "POST" else None
                 interaction = _interaction(op, current)
-                self.branches(interaction, op.resource_type)  # raises Forbidden when not granted at all
+                topic = is_topic(op.resource) or (current is not None and is_topic(current.content))
+                # raises Forbidden when not granted at all; a SubscriptionTopic in Basic form is configuration
+                self.branches(interaction, "SubscriptionTopic" if topic else op.resource_type)
                 if current is not None and not current.deleted:
                     await self._require_visible(interaction, current)
             except FhircrmError as exc:
@@ -592,7 +598,12 @@ class FhirStore:
                 continue
             i, op = by_key.get((version.res_type, version.fhir_id), (None, None))
             interaction = _interaction(op, existing.get((version.res_type, version.fhir_id))) if op else "create"
-            branches = self.branches(interaction, version.res_type)
+            try:  # a SubscriptionTopic in Basic form (a patch may make one) is configuration, never narrowed
+                access_type = "SubscriptionTopic" if is_topic(version.content) else version.res_type
+                branches = self.branches(interaction, access_type)
+            except FhircrmError as exc:
+                exc.operation = i  # type: ignore[attr-defined]
+                raise
             if branches is None:
                 continue
             if version.res_pk not in await sql_search.visible_pks(

@@ -3,15 +3,13 @@ shipped ones in place (``install_defaults``, run by ``fhircrm migrate`` and at s
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.config import Settings
-from fhircrm.errors import Gone, NotFound
+from fhircrm.fhir import shipped
 from fhircrm.fhir.store import FhirStore
 from fhircrm.journeys.definitions import parse_journey
 from fhircrm.journeys.plandefinition import to_plan_definition
@@ -34,20 +32,8 @@ async def load_journeys(store: FhirStore, paths: list[Path] | None = None) -> li
     return loaded
 
 
-#: meta.tag on a shipped journey: its code is the hash of the content fhircrm wrote. A stored journey whose
-#: content no longer hashes to its tag was edited by someone, and fhircrm leaves it alone from then on.
+#: meta.tag on a shipped journey: its code is the hash of the content fhircrm wrote (``fhircrm.fhir.shipped``).
 DEFAULT_TAG_SYSTEM = "http://fhircrm.org/CodeSystem/shipped-journey"
-
-
-def content_hash(plan: dict) -> str:
-    """The hash of a PlanDefinition's content, without ``meta`` (which the store rewrites on every write)."""
-    body = {k: v for k, v in plan.items() if k != "meta"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
-
-
-def _shipped_tag(plan: dict) -> str | None:
-    tags = (plan.get("meta") or {}).get("tag") or []
-    return next((t.get("code") for t in tags if t.get("system") == DEFAULT_TAG_SYSTEM), None)
 
 
 async def install_defaults(store: FhirStore) -> dict[str, str]:
@@ -56,29 +42,8 @@ async def install_defaults(store: FhirStore) -> dict[str, str]:
     Returns ``{journey id: created | updated | current | kept}`` (kept: edited or deleted by an operator).
     Running it again changes nothing.
     """
-    outcome = {}
-    for path in default_journey_files():
-        plan = to_plan_definition(parse_journey(path.read_text()))
-        shipped = content_hash(plan)
-        try:
-            stored = (await store.read("PlanDefinition", plan["id"])).content or {}
-        except NotFound:
-            stored = None
-        except Gone:
-            outcome[plan["id"]] = "kept"  # an operator deleted it: do not bring it back
-            continue
-        if stored is not None:
-            now = content_hash(stored)
-            if now == shipped:
-                outcome[plan["id"]] = "current"
-                continue
-            if _shipped_tag(stored) != now:
-                outcome[plan["id"]] = "kept"
-                continue
-        plan["meta"] = {"tag": [{"system": DEFAULT_TAG_SYSTEM, "code": shipped}]}
-        await store.update("PlanDefinition", plan["id"], plan)
-        outcome[plan["id"]] = "created" if stored is None else "updated"
-    return outcome
+    plans = [to_plan_definition(parse_journey(path.read_text())) for path in default_journey_files()]
+    return await shipped.install(store, "PlanDefinition", plans, DEFAULT_TAG_SYSTEM)
 
 
 async def install_default_journeys(engine: AsyncEngine, settings: Settings) -> dict[str, str]:

@@ -180,13 +180,14 @@ CLASSES: tuple[AccessClass, ...] = (
     ),
     _class(
         "configuration",
-        "How fhircrm behaves: journeys, questionnaires, terminology, definitions, measures.",
+        "How fhircrm behaves: journeys, questionnaires, terminology, definitions, measures, SubscriptionTopics "
+        "(stored in the backport IG's Basic form, decided by this row).",
         """ActivityDefinition CapabilityStatement ChargeItemDefinition CodeSystem CompartmentDefinition ConceptMap
         EffectEvidenceSynthesis EventDefinition Evidence EvidenceVariable ExampleScenario GraphDefinition
         ImplementationGuide Library Measure MessageDefinition NamingSystem ObservationDefinition OperationDefinition
         PlanDefinition Questionnaire ResearchDefinition ResearchElementDefinition RiskEvidenceSynthesis
-        SearchParameter SpecimenDefinition StructureDefinition StructureMap TerminologyCapabilities TestReport
-        TestScript ValueSet""",
+        SearchParameter SpecimenDefinition StructureDefinition StructureMap SubscriptionTopic TerminologyCapabilities
+        TestReport TestScript ValueSet""",
         patient=       "A    A    D      D      D",
         user=          "A    A    D      D      D",
         clinician=     "A    A    D      D      D",

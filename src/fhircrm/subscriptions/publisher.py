@@ -6,7 +6,8 @@ its notifications are delivered under) and has its endpoint checked (``endpoints
 metadata addresses unless allowlisted); one written in status ``requested`` is checked (422 and nothing stored if
 we could not serve it) and queued for activation (the backport handshake). Any other change is matched against
 the active Subscriptions; each match counts one event for that Subscription and adds a delivery row and its job,
-committed with the change or not at all. Matching sees every change; what a notification may carry is decided
+committed with the change or not at all. A SubscriptionTopic (Basic form) written is checked (422 if we could
+not serve it). Matching sees every change; what a notification may carry is decided
 at delivery, under the owner's access.
 """
 
@@ -18,10 +19,13 @@ from fhircrm.config import Settings, get_settings
 from fhircrm.fhir.access import AccessPolicy, ServiceScope
 from fhircrm.fhir.changes import Change, ChangeListener
 from fhircrm.fhir.store import FhirStore
+from fhircrm.fhir.topic_form import is_topic
 from fhircrm.jobs import enqueue
 from fhircrm.subscriptions import endpoints, owners
+from fhircrm.subscriptions.backport import is_backport_subscription
 from fhircrm.subscriptions.matching import matching_changes, validate
 from fhircrm.subscriptions.outbox import ACTIVATE_JOB, add_event_deliveries
+from fhircrm.subscriptions.topic_definitions import parse as parse_topic
 
 #: Never notified: our own bookkeeping resources (a Subscription's status change must not feed itself).
 SKIP_TYPES = frozenset({"Subscription", "AuditEvent", "Bundle", "OperationOutcome"})
@@ -39,7 +43,7 @@ async def _subscription_written(
     await owners.record(conn, change.fhir_id, writer)
     if sub.get("status") not in ("requested", "active"):
         return  # off or error: nothing is sent, and turning a Subscription off must always work
-    validate(sub)
+    await validate(FhirStore(conn, max_count=10_000, policy=MATCHING), sub)
     if writer is not None:  # written through the API: the caller chose this URL
         endpoint = str((sub.get("channel") or {}).get("endpoint") or "")
         await endpoints.check_written(endpoint, settings or get_settings())
@@ -70,6 +74,8 @@ async def notify_subscribers(
     for change in changes:
         if change.resource_type == "Subscription":
             await _subscription_written(conn, change, settings=settings, writer=writer)
+        elif is_topic(change.current):
+            parse_topic(change.current or {})  # 422 naming the element: a topic we could not serve is not stored
     relevant = [c for c in changes if c.current is not None and c.resource_type not in SKIP_TYPES]
     if not relevant:
         return
@@ -79,7 +85,7 @@ async def notify_subscribers(
     active = await store.search("Subscription", [("status", LIVE_STATUSES), ("_count", "10000")])
     for sub in active.matches:
         criteria = sub.get("criteria") or ""
-        if not any(criteria.startswith(t) or "/SubscriptionTopic/" in criteria for t in types):
+        if not (is_backport_subscription(sub) or any(criteria.startswith(t) for t in types)):
             continue
         focuses = [
             (f"{c.resource_type}/{c.fhir_id}", int((c.current or {}).get("meta", {}).get("versionId", 0)) or None)
