@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, FromClause, Select, Subquery
 
+from fhircrm.fhir.search.param_types.base import split_prefix
+from fhircrm.fhir.search.param_types.number import number_condition
 from fhircrm.fhir.search.registry import sp_hash
-from fhircrm.fhir.sql.conditions import number_condition, split_prefix
 from fhircrm.fhir.sql.tables import idx_date, idx_number, idx_reference, idx_token, resource
 
 #: the caller's access to a type as a condition on ``resource`` (None: all of it)
