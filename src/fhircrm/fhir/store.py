@@ -702,9 +702,9 @@ def existing_outcome(found: Current) -> Outcome:
 def stamp(body: dict, fhir_id: str, version: int, timestamp: datetime) -> dict:
     """The stored form: server-assigned id, versionId and lastUpdated, the rest of meta kept."""
     content = {k: v for k, v in body.items() if k not in ("id", "meta")}
-    meta = dict(body.get("meta") or {})
     if not isinstance(body.get("meta", {}), dict):
         raise Unprocessable("meta must be an object", expression=f"{body.get('resourceType')}.meta")
+    meta = dict(body.get("meta") or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = format_instant(timestamp)
     return {"resourceType": body["resourceType"], "id": fhir_id, "meta": meta, **content}
