@@ -87,6 +87,13 @@ def stores_name_their_access(module: Module) -> Iterator[tuple[int, str]]:
                 yield call.lineno, f"calls {function} without policy= (a SmartPolicy, or a named ServiceScope)"
 
 
+def nothing_imports_the_worker(module: Module) -> Iterator[tuple[int, str]]:
+    for line, imported in module.imports():
+        if _is_under(imported, "fhircrm.worker"):
+            yield line, f"imports {imported}"
+            return
+
+
 RULES = [
     Rule(
         "only fhircrm.fhir imports fhircrm.fhir.sql",
@@ -100,6 +107,17 @@ RULES = [
         stores_name_their_access,
         exceptions={
             "fhircrm.audit.writer": "writes AuditEvents only, on no one's behalf (a store without listeners)",
+        },
+    ),
+    Rule(
+        "no module imports fhircrm.worker",
+        "the worker is the composition root: it imports every package's installer; packages add their parts to "
+        "the Wiring they are given (fhircrm.wiring) and never reach back for it",
+        nothing_imports_the_worker,
+        exceptions={
+            "fhircrm.cli": "the command line: `fhircrm worker` runs it, `fhircrm timers sweep` is given its wiring",
+            "fhircrm.app": "the API process runs the embedded worker (SQLite, runs_embedded_worker)",
+            "fhircrm.demo.launcher": "`fhircrm demo` drains the seeded backlog with the worker's wiring before serving",
         },
     ),
 ]
