@@ -38,7 +38,6 @@ from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcom
 from fhircrm.fhir.search.query import quotable
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
-from fhircrm.journeys.load import install_default_journeys
 from fhircrm.logs import quiet_query_strings, redact_database_errors, safe_traceback
 from fhircrm.messaging import routes as messaging_routes
 from fhircrm.migrate import upgrade
@@ -48,11 +47,11 @@ from fhircrm.security import everything
 from fhircrm.security.contain import ContainErrors
 from fhircrm.security.middleware import install as install_security
 from fhircrm.segments import routes as segment_routes
+from fhircrm.shipped_content import install_default_journeys, install_shipped_topics
 from fhircrm.smart import discovery_router, install_resource_server, publish_discovery, security_block
 from fhircrm.smart.devserver import router as dev_auth_router
 from fhircrm.subscriptions import operations as subscription_operations
 from fhircrm.subscriptions import routes as subscription_routes
-from fhircrm.subscriptions.topic_library import install_shipped_topics
 from fhircrm.surveys import routes as survey_routes
 from fhircrm.ui import launch_routes
 from fhircrm.ui import routes as ui_routes

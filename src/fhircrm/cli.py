@@ -56,9 +56,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _migrate(_args: argparse.Namespace) -> int:
     from fhircrm.db import create_engine
-    from fhircrm.journeys.load import install_default_journeys
     from fhircrm.migrate import upgrade
-    from fhircrm.subscriptions.topic_library import install_shipped_topics
+    from fhircrm.shipped_content import install_default_journeys, install_shipped_topics
 
     settings = get_settings()
 

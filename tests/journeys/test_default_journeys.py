@@ -19,8 +19,9 @@ from fhircrm.config import Settings
 from fhircrm.db import create_engine
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.journeys.definitions import parse_journey
-from fhircrm.journeys.load import default_journey_files, install_default_journeys
+from fhircrm.journeys.load import default_journey_files
 from fhircrm.journeys.plandefinition import to_plan_definition
+from fhircrm.shipped_content import install_default_journeys
 from fhircrm.stores import open_store
 from fhircrm.timers.resources import timer_key
 

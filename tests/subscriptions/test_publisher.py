@@ -21,8 +21,8 @@ from fhircrm.jobs.queue import utcnow
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.jobs.tables import job
 from fhircrm.runtime import Runtime
+from fhircrm.shipped_content import install_shipped_topics
 from fhircrm.subscriptions.backport import PROFILE, parse_notification
-from fhircrm.subscriptions.topic_library import install_shipped_topics
 from fhircrm.worker import build_wiring
 
 HOOK = "https://subscriber.example.test/hook"

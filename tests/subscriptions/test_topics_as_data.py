@@ -51,7 +51,7 @@ def flag(status: str, text: str, patient: str = "p") -> dict:
 
 
 async def test_the_shipped_topics_are_resources_and_an_edit_is_kept(crm: Crm) -> None:
-    from fhircrm.subscriptions.topic_library import install_shipped_topics
+    from fhircrm.shipped_content import install_shipped_topics
 
     found = (await crm.api.get("/fhir/Basic?code=http://hl7.org/fhir/fhir-types|SubscriptionTopic")).json()
     ids = sorted(e["resource"]["id"] for e in found.get("entry", []))

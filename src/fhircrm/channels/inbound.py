@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fhircrm.channels import appointments, communications, consent, threads
 from fhircrm.channels.codes import TASK_TYPE_SYSTEM
 from fhircrm.channels.replies import Intent, intent_of
+from fhircrm.channels.reply_readers import reader_for
 from fhircrm.channels.tables import channel_inbound
 from fhircrm.config import Settings
 from fhircrm.errors import NotFound
 from fhircrm.fhir.store import FhirStore
-from fhircrm.surveys.replies import is_survey
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +113,9 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     patient = await match_sender(store, message) or await threads.linked_patient(store, message.address)
     replied = await replied_message(store, patient, message) if patient else None
     intent = intent_of(message.text, channel=message.channel) if patient else Intent.NONE
-    survey = replied is not None and is_survey(replied)
-    if survey and intent not in (Intent.STOP, Intent.START):
-        intent = Intent.NONE  # "1"/"2" answer the survey: never an appointment's confirm or cancel
+    reader = reader_for(replied)  # a survey invitation, say
+    if reader and intent not in (Intent.STOP, Intent.START):
+        intent = Intent.NONE  # "1"/"2" answer the invitation: never an appointment's confirm or cancel
     appointment = None
     if intent in (Intent.CONFIRM, Intent.CANCEL) and patient:
         appointment = await appointments.target_appointment(store, patient, _refs(replied))
@@ -132,7 +132,7 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
         topic=topic,
         in_response_to=f"Communication/{replied['id']}" if replied else None,
     )
-    if survey and intent is Intent.NONE and patient and replied and await _answers_survey(store, settings, body):
+    if reader and intent is Intent.NONE and patient and await reader.answer(store, settings, body):
         intent = Intent.SURVEY_ANSWER  # scored: nothing for a person to read
     thread = None
     if intent in (Intent.NONE, Intent.CALLBACK):
@@ -148,16 +148,6 @@ async def receive(store: FhirStore, settings: Settings, message: InboundMessage)
     outcome = InboundOutcome(comm, intent, patient, thread)
     await _act(store, settings, message, outcome, appointment)
     return outcome
-
-
-async def _answers_survey(store: FhirStore, settings: Settings, reply: dict) -> bool:
-    """Record the reply (the inbound Communication about to be stored) as the survey's answer when it is a valid
-    score (the path the MessageReceived consumer takes too; a second answer to one invitation is refused there, so
-    one reply never counts twice)."""
-    from fhircrm.clock import current_time
-    from fhircrm.surveys.replies import answer_from_reply
-
-    return await answer_from_reply(store, reply, current_time(settings)) is not None
 
 
 async def _act(

@@ -1,14 +1,12 @@
 """Load journey YAML files into the FHIR store as PlanDefinitions (``fhircrm journeys load``), and keep the
-shipped ones in place (``install_defaults``, run by ``fhircrm migrate`` and at start-up)."""
+shipped ones in place (``install_defaults``, run by ``fhircrm migrate`` and at start-up through
+``fhircrm.shipped_content``)."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from fhircrm.config import Settings
 from fhircrm.fhir import shipped
 from fhircrm.fhir.store import FhirStore
 from fhircrm.journeys.definitions import parse_journey
@@ -44,16 +42,3 @@ async def install_defaults(store: FhirStore) -> dict[str, str]:
     """
     plans = [to_plan_definition(parse_journey(path.read_text())) for path in default_journey_files()]
     return await shipped.install(store, "PlanDefinition", plans, DEFAULT_TAG_SYSTEM)
-
-
-async def install_default_journeys(engine: AsyncEngine, settings: Settings) -> dict[str, str]:
-    """``install_defaults`` in one transaction (on PostgreSQL under a lock, for replicas starting together)."""
-    from fhircrm.fhir.access import ServiceScope
-    from fhircrm.stores import open_store
-
-    if not settings.journeys_install_defaults:
-        return {}
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7002)")
-        return await install_defaults(open_store(conn, settings, policy=ServiceScope("journeys")))

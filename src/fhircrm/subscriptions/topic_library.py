@@ -14,9 +14,6 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from fhircrm.config import Settings
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir import shipped
 from fhircrm.fhir.store import FhirStore
@@ -68,14 +65,3 @@ def shipped_topics() -> list[dict]:
 async def install_shipped(store: FhirStore) -> dict[str, str]:
     """Create the shipped topics that are missing, update those fhircrm wrote and nobody edited since."""
     return await shipped.install(store, "Basic", shipped_topics(), SHIPPED_TAG_SYSTEM)
-
-
-async def install_shipped_topics(engine: AsyncEngine, settings: Settings) -> dict[str, str]:
-    """``install_shipped`` in one transaction (on PostgreSQL under a lock, for replicas starting together)."""
-    from fhircrm.fhir.access import ServiceScope
-    from fhircrm.stores import open_store
-
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7003)")
-        return await install_shipped(open_store(conn, settings, policy=ServiceScope("subscription-topics")))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from fhircrm.channels.reply_readers import ReplyReader
+from fhircrm.clock import current_time
+from fhircrm.config import Settings
 from fhircrm.errors import Conflict, Unprocessable
 from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
@@ -83,3 +86,13 @@ async def answer_from_reply(store: FhirStore, reply: dict, now: datetime) -> dic
         )
     except (Conflict, Unprocessable):
         return None
+
+
+async def _answer(store: FhirStore, settings: Settings, reply: dict) -> bool:
+    """The channel layer's question, as a reply comes in: does it answer one of our invitations? Recorded here
+    and on the MessageReceived path alike; a second answer to one invitation is refused, so it counts once."""
+    return await answer_from_reply(store, reply, current_time(settings)) is not None
+
+
+#: how the channel layer hands a reply to a survey invitation to surveys (``channels.reply_readers``)
+READER = ReplyReader("surveys", is_survey, _answer)

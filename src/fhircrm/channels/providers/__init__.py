@@ -9,12 +9,10 @@ a message in can queue one out, which asks this list, so nothing here imports a 
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-
 from fastapi import APIRouter
 
 from fhircrm.channels.model import ChannelAdapter
+from fhircrm.channels.named import load
 from fhircrm.channels.providers.descriptor import Provider
 from fhircrm.config import Settings
 from fhircrm.runtime import Runtime
@@ -31,18 +29,9 @@ BUILT_IN = (
 )
 
 
-@cache
-def _load(path: str) -> Provider:
-    module, _, attribute = path.partition(":")
-    provider = getattr(importlib.import_module(module), attribute or "PROVIDER")
-    if not isinstance(provider, Provider):
-        raise TypeError(f"{path} is not a channel Provider")
-    return provider
-
-
 def providers(settings: Settings) -> tuple[Provider, ...]:
     """The settings' added providers, then ours."""
-    return tuple(_load(path) for path in (*settings.channel_providers, *BUILT_IN))
+    return tuple(load(path, Provider, "PROVIDER") for path in (*settings.channel_providers, *BUILT_IN))
 
 
 def provider_for(settings: Settings, channel: str) -> str:
