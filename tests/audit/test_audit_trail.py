@@ -7,14 +7,15 @@ import base64
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fhircrm.audit import AuditRecord, Outcome, record
+from fhircrm.audit.install import install
 from fhircrm.audit.record import now_instant
 from fhircrm.audit.resource import audit_event
-from fhircrm.audit.writer import install
-from fhircrm.events import EventConsumers
+from fhircrm.config import Settings
 from fhircrm.fhir.store import FhirStore
 from fhircrm.fhir.validation import validate
-from fhircrm.jobs import JobRegistry
 from fhircrm.jobs.runner import JobRunner
+from fhircrm.runtime import Runtime
+from fhircrm.wiring import Wiring
 
 
 def read_record(**overrides: object) -> AuditRecord:
@@ -62,9 +63,9 @@ async def test_queued_records_are_written_as_audit_events_in_one_batch(clean_eng
     async with clean_engine.begin() as conn:
         for n in range(30):
             await record(conn, read_record(entities=(f"Appointment/a{n}",), recorded=now_instant()))
-    registry = JobRegistry()
-    install(None, registry, EventConsumers(), [])
-    assert await JobRunner(clean_engine, registry).drain() == 30
+    wiring = Wiring()
+    install(wiring, Runtime(Settings(environment="test"), clean_engine, None))  # type: ignore[arg-type]  (no HTTP)
+    assert await JobRunner(clean_engine, wiring.jobs).drain() == 30
     async with clean_engine.connect() as conn:
         result = await FhirStore(conn).search("AuditEvent", [("entity", "Appointment/a7"), ("_total", "accurate")])
         everything = await FhirStore(conn).search("AuditEvent", [("_summary", "count")])
