@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.config import Settings
-from fhircrm.errors import Gone, NotFound
 from fhircrm.events import EVENT_JOB, DomainEvent, EventConsumers
 from fhircrm.events.bus import Consumer
 from fhircrm.fhir.access import ServiceScope
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs.periodic import Periodic, PeriodicFunc
 from fhircrm.jobs.registry import JobRegistry
@@ -54,24 +54,14 @@ Installer = Callable[[Wiring, Runtime], None]
 SubjectHandler = Callable[[FhirStore, dict, DomainEvent], Awaitable[None]]
 
 
-async def read_subject(store: FhirStore, ref: str | None) -> dict | None:
-    """The resource ``ref`` names, or None when it is gone (deleted or never there: NotFound, Gone). Any other
-    error (a database outage) propagates, so the event is retried instead of read as "nothing to do"."""
-    if not ref or "/" not in ref:
-        return None
-    try:
-        return (await store.read(*ref.split("/", 1))).content
-    except (NotFound, Gone):
-        return None
-
-
 def about_subject(settings: Settings, scope: str, handle: SubjectHandler) -> Consumer:
     """An event consumer for events about a resource: open the store as ``ServiceScope(scope)``, read the event's
-    subject, and call ``handle`` with it; an event whose subject is gone is done with (``read_subject``)."""
+    subject, and call ``handle`` with it. An event whose subject is gone (deleted or unknown: ``read_reference``)
+    is done with; any other error, a database outage say, propagates so the event is retried."""
 
     async def consume(conn: AsyncConnection, event: DomainEvent) -> None:
         store = open_store(conn, settings, policy=ServiceScope(scope))
-        if subject := await read_subject(store, event.subject):
+        if subject := await read_reference(store, event.subject):
             await handle(store, subject, event)
 
     return consume

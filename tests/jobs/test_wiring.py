@@ -21,7 +21,7 @@ from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
 from fhircrm.timers.dispatch import COMPLETED, on_hold
 from fhircrm.timers.resources import MESSAGE, SURVEY
-from fhircrm.wiring import Wiring, about_subject, read_subject
+from fhircrm.wiring import Wiring, about_subject
 from fhircrm.worker import INSTALLERS, build_wiring
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fhircrm"
@@ -94,12 +94,18 @@ async def test_a_consumer_is_called_with_the_subject_and_skips_one_that_is_gone(
     assert seen == [kept["id"]]
 
 
-async def test_a_database_outage_is_not_read_as_a_gone_subject(clean_engine: AsyncEngine) -> None:
+async def test_a_database_outage_is_not_read_as_a_gone_subject(clean_engine: AsyncEngine, database_url: str) -> None:
+    called: list[dict] = []
+
+    async def handle(_store: FhirStore, subject: dict, _event: DomainEvent) -> None:
+        called.append(subject)
+
+    consume = about_subject(Settings(environment="test", database_url=database_url), "tests", handle)
     async with clean_engine.connect() as conn:
-        store = open_store(conn, policy=TESTS)
         await conn.close()  # the connection is lost: the read fails, it does not find nothing
-        with pytest.raises(sa.exc.SQLAlchemyError):
-            await read_subject(store, "Patient/any")
+        with pytest.raises(sa.exc.SQLAlchemyError):  # raised, so the event job is retried
+            await consume(conn, DomainEvent(name=EventName.PATIENT_UPDATED, subject="Patient/any", version="1"))
+    assert called == []
 
 
 def test_a_dispatcher_outcome_closes_the_timer() -> None:

@@ -13,7 +13,7 @@ from fhircrm.channels.outbound import queue_message
 from fhircrm.channels.templates import TemplateError
 from fhircrm.clock import parse_fhir_datetime
 from fhircrm.config import Settings
-from fhircrm.errors import FhircrmError
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 from fhircrm.timers.dispatch import COMPLETED, Dispatch, Outcome
 from fhircrm.timers.hours import patient_zone
@@ -39,11 +39,11 @@ async def message_context(store: FhirStore, request: dict, settings: Settings) -
     """The variables templates use: names, service and the appointment's local date and time."""
     data = data_of(request)
     context: dict = {"clinic_name": "our clinic", "service": "clinic", "patient_name": "there"}
-    patient = await _read(store, patient_of(request))
+    patient = await read_reference(store, patient_of(request))
     names = (patient or {}).get("name") or [{}]
     if names[0].get("given"):
         context["patient_name"] = names[0]["given"][0]
-    subject = await _read(store, data.get("subject")) or {}
+    subject = await read_reference(store, data.get("subject")) or {}
     start = data.get("slot_start") or subject.get("start")
     if start:
         local = parse_fhir_datetime(start).astimezone(patient_zone(patient, settings.timers_default_timezone))
@@ -59,15 +59,6 @@ async def message_context(store: FhirStore, request: dict, settings: Settings) -
             context["clinic_name"] = actor["display"]
     # a survey's link is signed by fhircrm.surveys (its own timer kind, ``survey``), never built here
     return {**data, **context}
-
-
-async def _read(store: FhirStore, ref: str | None) -> dict | None:
-    if not ref or "/" not in ref:
-        return None
-    try:
-        return (await store.read(*ref.split("/", 1))).content
-    except FhircrmError:
-        return None
 
 
 def message_dispatcher(settings: Settings) -> Dispatch:

@@ -15,7 +15,8 @@ from fhircrm.channels.contacts import timezone_of
 from fhircrm.channels.policy import next_allowed
 from fhircrm.clock import fhir_datetime, parse_fhir_datetime
 from fhircrm.config import Settings
-from fhircrm.errors import Conflict, Gone, NotFound
+from fhircrm.errors import Conflict, NotFound
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.store import FhirStore
 from fhircrm.noshow.features import patient_ref
 from fhircrm.timers.dispatch import COMPLETED, Dispatch, Outcome
@@ -40,10 +41,7 @@ async def _offers(store: FhirStore, slot_id: str) -> list[dict]:
 async def first_send_time(store: FhirStore, patient: str | None, *, settings: Settings, now: datetime) -> datetime:
     """When an offer to ``patient`` can actually go out: now, or the end of their quiet hours (the channel layer
     would hold it until then anyway, and a hold that ran meanwhile would be over before they could answer)."""
-    try:
-        found = (await store.read(*patient.split("/", 1))).content if patient else None
-    except (NotFound, Gone):
-        found = None
+    found = await read_reference(store, patient)
     zone = timezone_of(found or {}, settings.channels_clinic_timezone)
     later = next_allowed(now, zone, settings.channels_quiet_start_hour, settings.channels_quiet_end_hour)
     return later or now
