@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fhircrm.errors import FhircrmError
 from fhircrm.fhir import shipped
+from fhircrm.fhir.stamped import StampedCache
 from fhircrm.fhir.store import FhirStore
 from fhircrm.subscriptions.topic_definitions import TOPIC_CODE, TopicDefinition, parse
 
@@ -25,17 +26,10 @@ SHIPPED_TAG_SYSTEM = "http://fhircrm.org/CodeSystem/shipped-topic"
 
 class TopicLibrary:
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[int, int], dict[str, TopicDefinition]]] = {}
+        self._topics = StampedCache("Basic", load_topics)
 
     async def by_url(self, store: FhirStore) -> dict[str, TopicDefinition]:
-        key = str(store.conn.engine.url)
-        stamp = await store.version_stamp("Basic")
-        cached = self._cache.get(key)
-        if cached and cached[0] == stamp:
-            return cached[1]
-        topics = await load_topics(store)  # read after the stamp: a write in between only means one more reload
-        self._cache[key] = (stamp, topics)
-        return topics
+        return await self._topics.get(store)
 
     async def get(self, store: FhirStore, url: str) -> TopicDefinition | None:
         return (await self.by_url(store)).get(url)
