@@ -19,10 +19,10 @@ from tests.fixtures.stores import TESTS
 from fhircrm.bulk.install import install as install_bulk
 from fhircrm.config import Settings
 from fhircrm.fhir.store import Operation
-from fhircrm.jobs.registry import JobRegistry
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.runtime import Runtime
 from fhircrm.stores import open_store
+from fhircrm.wiring import Wiring
 
 PATIENTS = ("p1", "p2", "p3")
 
@@ -108,10 +108,10 @@ async def seed(engine: AsyncEngine, resources: list[dict]) -> None:
 
 async def run_bulk_jobs(engine: AsyncEngine, settings: Settings) -> int:
     """What a worker does for Bulk Data, to completion, in this process."""
-    registry = JobRegistry()
+    wiring = Wiring()
     async with httpx.AsyncClient() as http:
-        install_bulk(Runtime(settings, engine, http), registry, None, [])
-        return await JobRunner(engine, registry).drain()
+        install_bulk(wiring, Runtime(settings, engine, http))
+        return await JobRunner(engine, wiring.jobs).drain()
 
 
 def content_hash(resource: dict) -> str:

@@ -16,13 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.security.conftest import clinic, seed, token
 from tests.security.test_audit_events import audit_events
 
-from fhircrm.audit import AUDIT_JOB, install
+from fhircrm.audit import AUDIT_JOB
+from fhircrm.audit.install import install
 from fhircrm.audit.writer import MAX_ATTEMPTS
-from fhircrm.events import EventConsumers
+from fhircrm.config import Settings
 from fhircrm.fhir.inputs import ANY_CONTROL
-from fhircrm.jobs import JobRegistry, enqueue
+from fhircrm.jobs import enqueue
 from fhircrm.jobs.runner import JobRunner
 from fhircrm.jobs.tables import job
+from fhircrm.runtime import Runtime
+from fhircrm.wiring import Wiring
 
 Api = Callable[[str | None], httpx.AsyncClient]
 Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
@@ -115,9 +118,9 @@ async def test_an_audit_record_the_store_refuses_is_kept_without_its_details(cle
 async def test_an_audit_job_that_keeps_failing_ends_dead_after_bounded_attempts(clean_engine: AsyncEngine) -> None:
     async with clean_engine.begin() as conn:
         await enqueue(conn, AUDIT_JOB, {"interaction": "read"})  # no outcome: can never become an AuditEvent
-    registry = JobRegistry()
-    install(None, registry, EventConsumers(), [])
-    runner = JobRunner(clean_engine, registry)
+    wiring = Wiring()
+    install(wiring, Runtime(Settings(environment="test"), clean_engine, None))  # type: ignore[arg-type]  (no HTTP)
+    runner = JobRunner(clean_engine, wiring.jobs)
     for _ in range(MAX_ATTEMPTS + 3):
         async with clean_engine.begin() as conn:  # due now, not after the backoff
             await conn.execute(sa.update(job).where(job.c.status == "pending").values(run_at=sa.func.now()))
