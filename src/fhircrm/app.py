@@ -35,7 +35,6 @@ from fhircrm.fhir import bundle_routes, capability, routes
 from fhircrm.fhir.operations import Operations
 from fhircrm.fhir.operations import validate as validate_operation
 from fhircrm.fhir.outcomes import FhirResponse, error_response, operation_outcome
-from fhircrm.fhir.search.query import quotable
 from fhircrm.inbox import routes as inbox_routes
 from fhircrm.indicators import routes as indicator_routes
 from fhircrm.logs import quiet_query_strings, redact_database_errors, safe_traceback
@@ -155,8 +154,9 @@ async def _refused(request: Request, error: FhircrmError) -> FhirResponse:
     engine = getattr(request.app.state, "engine", None)
     if engine is not None:
         await audit_failure(engine, request, error)
-    submitted = (v for k, v in request.query_params.multi_items() if not quotable(k))
-    return error_response(redact_submitted(error, submitted))
+    # every submitted value is redacted, result parameters' too: "_sort=<a patient's name>" is still PHI; the
+    # diagnostics still name the parameter and what is wrong with it
+    return error_response(redact_submitted(error, (v for _, v in request.query_params.multi_items())))
 
 
 async def _unexpected(request: Request, exc: Exception) -> FhirResponse:

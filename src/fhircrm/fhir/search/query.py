@@ -36,9 +36,6 @@ RESULT_PARAMS = frozenset(
         "_pretty",
     }
 )
-#: parameters whose values are FHIR vocabulary (types, parameter codes, modes, numbers), never patient data, so a
-#: refusal may quote them back; the values of filters are taken out of answers (``fhircrm.redaction``)
-QUOTABLE_PARAMS = RESULT_PARAMS | {"_type"}
 SPECIAL_FILTERS = {
     "_id": "token",
     "_lastUpdated": "date",
@@ -51,11 +48,6 @@ _SPLIT_COMMA = re.compile(r"(?<!\\),")
 MAX_OFFSET = 1_000_000
 #: a ``_count`` beyond this is refused rather than capped (the page itself is capped at max_page_size)
 MAX_COUNT = 2**31 - 1
-
-
-def quotable(name: str) -> bool:
-    """May a refusal quote the value of the query parameter ``name`` (``_include:iterate``, ``_sort``...)?"""
-    return name.partition(":")[0] in QUOTABLE_PARAMS
 
 
 def split_values(value: str) -> list[str]:
