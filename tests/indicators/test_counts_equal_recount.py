@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.fixtures import factories
 from tests.fixtures.cli import cli_env, run_fhircrm
 from tests.fixtures.populations import NOW, Writer
 from tests.indicators.test_dashboard_figures import RISK, _clinic
@@ -28,14 +29,13 @@ from fhircrm.indicators.upkeep import rebuild
 
 
 def _visit(patient: str, status: str, start: datetime, **extra: object) -> dict:
-    return {
-        "resourceType": "Appointment",
-        "status": status,
-        "start": fhir_datetime(start),
-        "end": fhir_datetime(start + timedelta(minutes=20)),
-        "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}],
+    return factories.appointment(
+        status=status,
+        start=fhir_datetime(start),
+        end=fhir_datetime(start + timedelta(minutes=20)),
+        patient=f"Patient/{patient}",
         **extra,
-    }
+    )
 
 
 async def _varied(w: Writer) -> None:

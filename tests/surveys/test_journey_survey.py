@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.fixtures import factories
 from tests.fixtures.populations import Writer
 
 from fhircrm.channels.inbound import InboundMessage, InboundOutcome, receive
@@ -22,13 +23,8 @@ DEMO_NPS = "http://fhircrm.org/Questionnaire/demo-nps"  # the Questionnaire the 
 
 
 def _appointment(patient: dict, start: datetime, status: str = "booked") -> dict:
-    return {
-        "resourceType": "Appointment",
-        "status": status,
-        "start": fhir_datetime(start),
-        "end": fhir_datetime(start + timedelta(minutes=30)),
-        "participant": [{"actor": {"reference": f"Patient/{patient['id']}"}, "status": "accepted"}],
-    }
+    end = fhir_datetime(start + timedelta(minutes=30))
+    return factories.appointment(status=status, start=fhir_datetime(start), end=end, patient=f"Patient/{patient['id']}")
 
 
 async def _journey_survey(writer: Writer) -> tuple[dict, dict, dict, dict]:
