@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import grouped
 from fhircrm.indicators.facts import Cell, confirmed_class
@@ -57,7 +58,7 @@ async def _labels(store: FhirStore, refs: list[str]) -> dict[str, str]:
     """Display labels of "Type/id" references, read in one search per type."""
     by_type: dict[str, list[str]] = {}
     for ref in refs:
-        kind, _, ident = ref.partition("/")
+        kind, ident = split(ref)
         by_type.setdefault(kind, []).append(ident)
     out: dict[str, str] = {}
     for kind, ids in by_type.items():
@@ -69,7 +70,7 @@ async def _labels(store: FhirStore, refs: list[str]) -> dict[str, str]:
 
 
 async def _by_actor(store: FhirStore, cells: dict[Cell, int], types: tuple[str, ...]) -> dict[str, dict]:
-    counts = {ref: c for ref, c in _outcomes(cells, "actor").items() if ref.partition("/")[0] in types}
+    counts = {ref: c for ref, c in _outcomes(cells, "actor").items() if split(ref)[0] in types}
     labels = await _labels(store, sorted(counts))
     out: dict[str, dict] = {}
     for ref, c in counts.items():

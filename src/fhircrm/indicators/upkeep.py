@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.changes import Change
+from fhircrm.fhir.references import relative
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators.facts import Fact, all_appointments, facts
 from fhircrm.indicators.tables import indicator_daily, indicator_fact
@@ -41,9 +42,9 @@ def touched(changes: Iterable[Change]) -> set[str]:
         elif change.resource_type == "RiskAssessment":
             for content in (change.previous, change.current):
                 for basis in (content or {}).get("basis") or []:
-                    kind, _, ident = str(basis.get("reference") or "").partition("/")
-                    if kind == "Appointment" and ident:
-                        ids.add(ident)
+                    target = relative(str(basis.get("reference") or ""))
+                    if target and target[0] == "Appointment":
+                        ids.add(target[1])
     return ids
 
 
