@@ -31,6 +31,7 @@ from fhircrm.ehr.resilience import parse_retry_after
 from fhircrm.errors import Gone, NotFound
 from fhircrm.fhir.access import ServiceScope
 from fhircrm.fhir.compartment import patients_of
+from fhircrm.fhir.referenced import read_reference
 from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.jobs import Job
@@ -43,13 +44,6 @@ from fhircrm.subscriptions.backport import is_backport_subscription
 log = logging.getLogger(__name__)
 
 
-async def _read(store: FhirStore, resource_type: str, fhir_id: str) -> dict | None:
-    try:
-        return (await store.read(resource_type, fhir_id)).content
-    except (NotFound, Gone):
-        return None
-
-
 async def _focus(store: FhirStore, delivery: outbox.Delivery) -> dict | None:
     if not delivery.focus:
         return None
@@ -59,7 +53,7 @@ async def _focus(store: FhirStore, delivery: outbox.Delivery) -> dict | None:
             return (await store.vread(rtype, fhir_id, str(delivery.focus_version))).content
         except (NotFound, Gone):
             pass
-    return await _read(store, rtype, fhir_id)
+    return await read_reference(store, delivery.focus)
 
 
 async def set_status(store: FhirStore, sub: dict, status: str, error: str | None = None) -> None:
@@ -147,7 +141,7 @@ async def deliver(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
     if delivery is None or delivery.status != "pending":
         return
     store = open_store(conn, settings, policy=ServiceScope("subscriptions"))
-    sub = await _read(store, "Subscription", delivery.subscription_id)
+    sub = await read_reference(store, f"Subscription/{delivery.subscription_id}")
     if sub is None or sub.get("status") == "off":
         await outbox.finish_delivery(conn, delivery.id, "cancelled", attempts=delivery.attempts)
         return
@@ -190,7 +184,7 @@ async def deliver(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
 async def activate(conn: AsyncConnection, job: Job, *, runtime: Runtime) -> None:
     """``requested`` -> ``active``; a topic-based Subscription only once its handshake was accepted."""
     store = open_store(conn, runtime.settings, policy=ServiceScope("subscriptions"))
-    sub = await _read(store, "Subscription", job.payload["subscription"])
+    sub = await read_reference(store, f"Subscription/{job.payload['subscription']}")
     if sub is None or sub.get("status") != "requested":
         return
     if not is_backport_subscription(sub):
