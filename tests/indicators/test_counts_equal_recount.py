@@ -5,14 +5,17 @@ equals the same figure recounted from the visits. ``fhircrm indicators rebuild``
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from tests.fixtures import factories
 from tests.fixtures.cli import cli_env, run_fhircrm
 from tests.fixtures.populations import NOW, Writer
+from tests.fixtures.stores import TESTS
 from tests.indicators.test_dashboard_figures import RISK, _clinic
 
 from fhircrm.clock import fhir_datetime
@@ -26,6 +29,7 @@ from fhircrm.indicators.periods import Maintained, Recounted
 from fhircrm.indicators.slices import SERVICE_LINE_SYSTEM, Slice
 from fhircrm.indicators.tables import indicator_daily, indicator_fact
 from fhircrm.indicators.upkeep import rebuild
+from fhircrm.stores import open_store
 
 
 def _visit(patient: str, status: str, start: datetime, **extra: object) -> dict:
@@ -168,3 +172,42 @@ async def test_fhircrm_indicators_rebuild_recounts_the_day_sums(
     assert json.loads(result.stdout) == {"rebuilt": "indicator counts", "appointments": 10}
     async with writer.engine.connect() as conn:
         assert {tuple(r) for r in await conn.execute(sa.select(indicator_daily))} == before
+
+
+async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer: Writer) -> None:
+    """Two risk assessments of one visit written at once: the second recount waits for the first and counts from
+    its result (the first replaces the visit's fact row; a row lock alone let the second insert it again)."""
+    if writer.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers are the PostgreSQL deployment; SQLite holds one write lock")
+    patient = (await writer.patient())["id"]
+    visit = await writer.write(_visit(patient, "booked", NOW + timedelta(days=2)))
+
+    def assessed(band: str) -> dict:
+        return {
+            "resourceType": "RiskAssessment",
+            "status": "final",
+            "subject": {"reference": f"Patient/{patient}"},
+            "basis": [{"reference": f"Appointment/{visit['id']}"}],
+            "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": band}]}}],
+        }
+
+    first = await writer.engine.connect()
+    await first.begin()
+    await open_store(first, writer.settings, policy=TESTS).create(assessed("high"))
+    second = asyncio.create_task(writer.write(assessed("low")))
+    async with writer.engine.connect() as watch:  # the second waits on a lock held by the first
+        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db")
+        for _ in range(200):
+            if (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the second recount did not wait for the first")
+    await first.commit()
+    await first.close()
+    await second
+    async with writer.engine.connect() as conn:
+        daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+    async with writer.engine.begin() as conn:
+        await rebuild(conn)
+        assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}

@@ -4,9 +4,11 @@ A write-time listener of the store (``fhircrm.stores``), not a domain-event cons
 through ``open_store``, bulk and history loads included, whether or not they emit events. For each Appointment
 written (and each one a written RiskAssessment's ``basis`` names, since the latest one gives the band) it
 recounts that Appointment's cells from the index rows just written (``facts``), takes back the cells it counted
-before and adds the new ones to the day's sums. The Appointment's fact row is locked first, so two transactions
-touching one Appointment apply their differences one after the other. ``rebuild`` recounts everything
-(``fhircrm indicators rebuild``): after the migration, or to mend counts written by code that bypassed the store.
+before and adds the new ones to the day's sums. On PostgreSQL each Appointment id is locked first with a
+transaction-scoped advisory lock (a row lock is not enough: the first transaction replaces the fact row, and the
+second, woken on the deleted row, would insert it again), so two transactions touching one Appointment apply their
+differences one after the other. ``rebuild`` recounts everything (``fhircrm indicators rebuild``): after the
+migration, or to mend counts written by code that bypassed the store.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from hashlib import blake2b
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,10 +60,10 @@ async def keep_counts(conn: AsyncConnection, changes: list[Change]) -> None:
 
 async def recount(conn: AsyncConnection, ids: list[str]) -> None:
     """Recount the cells of the Appointments ``ids`` and apply the difference to the day sums."""
-    lock = sa.select(indicator_fact).where(indicator_fact.c.fhir_id.in_(ids))
     if conn.dialect.name == "postgresql":
-        lock = lock.order_by(indicator_fact.c.fhir_id).with_for_update()
-    before = {row.fhir_id: (row.start, row.cells) for row in await conn.execute(lock)}
+        await conn.execute(_LOCK, {"keys": sorted(_lock_key(ident) for ident in ids)})  # one order: no deadlock
+    rows = await conn.execute(sa.select(indicator_fact).where(indicator_fact.c.fhir_id.in_(ids)))
+    before = {row.fhir_id: (row.start, row.cells) for row in rows}
     store = FhirStore(conn, policy=UPKEEP)
     now = await facts(all_appointments(store).narrowed(store.select("Appointment", [("_id", ",".join(ids))]).pks))
     delta: Delta = defaultdict(int)
@@ -73,6 +76,14 @@ async def recount(conn: AsyncConnection, ids: list[str]) -> None:
     if before:
         await conn.execute(sa.delete(indicator_fact).where(indicator_fact.c.fhir_id.in_(list(before))))
     await _write(conn, now, delta)
+
+
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS BIGINT[])) AS k")
+
+
+def _lock_key(fhir_id: str) -> int:
+    digest = blake2b(fhir_id.encode("utf-8", "surrogatepass"), digest_size=8, person=b"fhircrm-appt").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 async def _write(conn: AsyncConnection, now: dict[str, Fact], delta: Delta) -> None:
