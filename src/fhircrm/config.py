@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     channels_sla_resolution_minutes: int = 2880
     channels_sla_warning_fraction: float = Field(0.8, description="warn when this share of an SLA window has passed")
     channels_webchat_secret: SecretStr | None = Field(
-        None, description="signs web chat conversation tokens; unset: a per-process random key (development)"
+        None, description="signs web chat conversation tokens, the same on every node; required in production"
     )
     channels_webchat_token_days: int = Field(30, description="how long a web chat conversation token is valid")
     channels_webchat_origins: list[str] = Field(

@@ -1,8 +1,10 @@
 """Web chat conversation tokens: what a widget holds instead of a guessable id.
 
 A token names a random conversation (session) id, when it was issued, and an HMAC-SHA256 over both with our
-secret, so only tokens we issued open a conversation's messages and stream. Without a configured secret a random
-per-process key is used: fine for development, but tokens then die with the process.
+secret, so only tokens we issued open a conversation's messages and stream. Every API process and replica must
+accept the tokens any of them issued (the widget's requests land on whichever the load balancer picks), so the key
+is ``channels_webchat_secret``, the same on every node; production refuses chat without it, and development uses a
+fixed key (as survey links do), so ``fhircrm serve --workers N`` and several replicas agree there too.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from dataclasses import dataclass
 
 from fhircrm.config import Settings
 
-_PROCESS_KEY = secrets.token_bytes(32)
+_DEV_KEY = b"fhircrm-development-webchat-key"
 _PREFIX = "c1"
+
+
+class NotConfigured(RuntimeError):
+    """Production without ``channels_webchat_secret``: no token can be issued or checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +34,11 @@ class Conversation:
 
 def _key(settings: Settings) -> bytes:
     secret = settings.channels_webchat_secret
-    return secret.get_secret_value().encode() if secret else _PROCESS_KEY
+    if secret is not None:
+        return secret.get_secret_value().encode()
+    if settings.environment == "production":
+        raise NotConfigured("FHIRCRM_CHANNELS_WEBCHAT_SECRET is required in production for web chat")
+    return _DEV_KEY
 
 
 def _mac(settings: Settings, body: str) -> str:

@@ -48,10 +48,17 @@ def cors_headers(request: Request) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": allowed, "Vary": "Origin"}
 
 
+def _not_configured(request: Request) -> HTTPException:
+    return HTTPException(503, "web chat is not configured on this server", headers=cors_headers(request))
+
+
 def conversation_of(request: Request, token: str | None) -> chat_tokens.Conversation:
     if not token:
         raise HTTPException(401, "a conversation token is required", headers=cors_headers(request))
-    conversation = chat_tokens.verify(_settings(request), token)
+    try:
+        conversation = chat_tokens.verify(_settings(request), token)
+    except chat_tokens.NotConfigured as exc:
+        raise _not_configured(request) from exc
     if conversation is None:
         raise HTTPException(403, "invalid or expired conversation token", headers=cors_headers(request))
     return conversation
@@ -77,7 +84,10 @@ async def preflight(path: str, request: Request) -> Response:
 @router.post("/conversations", status_code=201, include_in_schema=False)
 async def open_conversation(request: Request, response: Response) -> dict:
     """A new conversation: nothing is stored until the first message."""
-    token, _ = chat_tokens.issue(_settings(request))
+    try:
+        token, _ = chat_tokens.issue(_settings(request))
+    except chat_tokens.NotConfigured as exc:
+        raise _not_configured(request) from exc
     response.headers.update(cors_headers(request))
     return {"token": token, "expires_in_days": _settings(request).channels_webchat_token_days}
 
