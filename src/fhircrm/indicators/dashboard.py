@@ -1,6 +1,7 @@
 """The dashboard's figures: no-show rate overall, per week, per service line, location, provider and risk band;
-every appointment measure (``measures``) over the same 12 weeks; confirmations of the next 14 days; freed and
-recovered slots.
+every appointment measure (``measures``) over the same 12 weeks, or over the next 14 days for a measure of visits
+still to come (confirmations: booked visits confirmed, the same figure as the confirmation-rate indicator over
+[now, now + 14 days)); freed and recovered slots.
 
 Counted from the appointment cells (``facts``): the maintained day sums for a caller who reaches every visit,
 a recount of their own visits for anyone else (``periods``). Weeks are whole UTC days, the current one up to
@@ -15,12 +16,14 @@ from datetime import datetime, timedelta
 from fhircrm.fhir.references import split
 from fhircrm.fhir.store import FhirStore
 from fhircrm.indicators import grouped
-from fhircrm.indicators.facts import Cell, confirmed_class
-from fhircrm.indicators.measures import ACTIVE, ATTENDED, MEASURES
+from fhircrm.indicators.facts import Cell
+from fhircrm.indicators.measures import ATTENDED, MEASURES
 from fhircrm.indicators.periods import midnight, naive, tallies
 
 WEEKS = 12
 UPCOMING_DAYS = 14
+#: the measure behind the "upcoming visits confirmed" tile and the confirmations chart
+CONFIRMATION = "confirmation-rate"
 PROVIDER_TYPES = ("PractitionerRole", "Practitioner")
 #: the dashboard's name of a dimension's empty key
 UNSET = {"service": "unspecified", "band": "not assessed"}
@@ -101,7 +104,16 @@ async def dashboard_figures(store: FhirStore, now: datetime) -> dict:
         rate = _rate(_outcomes(cells, "all").get("", {}))
         trend.append(((now - timedelta(weeks=week)).strftime("%d %b"), rate["percent"] if rate["total"] else None))
     window = await counted.between(since, now, end_included=True)
-    upcoming = await counted.between(now, until, end_included=True)
+    upcoming = await counted.between(now, until)  # [now, until): the indicators' slice of the same period
+    measures = {
+        m.id: {
+            "title": m.title,
+            "period": f"next {UPCOMING_DAYS} days" if m.ahead else f"last {WEEKS} weeks",
+            **m.figures(upcoming if m.ahead else window),
+        }
+        for m in MEASURES
+    }
+    confirmed = measures[CONFIRMATION]
     freed, recovered = await grouped.slots(store, since, until + timedelta(days=1))
     return {
         "overall": _rate(_outcomes(window, "all").get("", {})),
@@ -111,11 +123,11 @@ async def dashboard_figures(store: FhirStore, now: datetime) -> dict:
             "provider": await _by_actor(store, window, PROVIDER_TYPES),
             "band": _by_key(window, "band"),
         },
-        "measures": {m.id: {"title": m.title, **m.figures(window)} for m in MEASURES},
+        "measures": measures,
         "trend": trend,
-        "confirmations": {
-            "upcoming": sum(upcoming.get((s, "all", ""), 0) for s in ACTIVE),
-            "confirmed": sum(upcoming.get((confirmed_class(s), "all", ""), 0) for s in ACTIVE),
+        "confirmations": {  # the confirmation measure's own figures: the tile and the table cannot disagree
+            "upcoming": confirmed["denominator"],
+            "confirmed": confirmed["numerator"],
             "freed": freed,
             "recovered": recovered,
         },

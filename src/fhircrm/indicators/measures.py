@@ -26,6 +26,9 @@ class Measure:
     denominator: tuple[str, ...]
     #: (dimension, key) every counted Appointment has, e.g. ("type", "FOLLOWUP")
     within: tuple[str, str] = ("all", "")
+    #: about visits still to come (confirmations): the dashboard counts it over the coming days, not the past
+    #: weeks, where no visit is still booked
+    ahead: bool = False
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -46,7 +49,7 @@ class Measure:
 MEASURES: tuple[Measure, ...] = (
     Measure("no-show-rate", "No-show rate", ("noshow",), OUTCOMES),
     Measure("late-cancellation-rate", "Late cancellations", (LATE,), (*LIVE, "cancelled")),
-    Measure("confirmation-rate", "Booked visits confirmed", (confirmed_class("booked"),), ("booked",)),
+    Measure("confirmation-rate", "Booked visits confirmed", (confirmed_class("booked"),), ("booked",), ahead=True),
     Measure(
         "follow-up-adherence",
         "Follow-up visits attended",
