@@ -6,6 +6,7 @@ text summary for screen readers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 
@@ -52,14 +53,18 @@ def bars(title: str, items: list[Bar], *, scale: float | None = None, width: int
     return Markup("".join(parts))
 
 
-def trend(title: str, points: list[tuple[str, float | None]], *, unit: str = "%", width: int = 360) -> Markup:
-    """A line over labelled periods; gaps (None) are skipped."""
+def trend(
+    title: str, points: list[tuple[str, float | None]], *, unit: str = "%", width: int = 360, period: str = "Period"
+) -> Markup:
+    """A line over labelled periods; gaps (None) are skipped. Under the axis as many labels as fit without
+    overlapping (``labelled``); every figure is in a table after the chart."""
     values = [v for _, v in points if v is not None]
     if len(values) < 2:
         return Markup(f'<p class="empty">{escape(title)}: not enough data for a trend.</p>')
     height, left, bottom, top_pad = 150, 36, 22, 10
+    right = max(10.0, label_width(points) / 2 + 2)  # room for the last label, centred under its point
     top = max(values) * 1.15 or 1
-    step = (width - left - 10) / max(1, len(points) - 1)
+    step = (width - left - right) / max(1, len(points) - 1)
 
     def y(v: float) -> float:
         return top_pad + (height - bottom - top_pad) * (1 - v / top)
@@ -76,14 +81,42 @@ def trend(title: str, points: list[tuple[str, float | None]], *, unit: str = "%"
         f'<polyline points="{line}" fill="none" stroke="{COLORS["info"]}" stroke-width="2.5"/>',
     ]
     parts += [f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="3" fill="{COLORS["info"]}"/>' for x, yy in coords]
-    every = max(1, len(points) // 5)
-    for i, (label, _) in enumerate(points):
-        if (i % every == 0 and len(points) - 1 - i >= every / 2) or i == len(points) - 1:
-            anchor = "end" if i == len(points) - 1 else "middle"
-            parts.append(
-                f'<text x="{left + i * step:.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="11" '
-                f'fill="#57606a">{escape(label)}</text>'
-            )
+    for i in labelled(points, step):
+        parts.append(
+            f'<text x="{left + i * step:.1f}" y="{height - 6}" text-anchor="middle" font-size="11" '
+            f'fill="#57606a">{escape(points[i][0])}</text>'
+        )
     last = values[-1]
     parts.append(f"<desc>Latest {last:.1f}{unit}</desc></svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts) + _table(title, points, unit, period))
+
+
+#: the width of one character of an 11 px axis label, generously (digits and capitals of a sans-serif)
+LABEL_CHAR_WIDTH = 7.0
+LABEL_GAP = 8.0
+
+
+def label_width(points: list[tuple[str, float | None]]) -> float:
+    return max((len(label) for label, _ in points), default=0) * LABEL_CHAR_WIDTH
+
+
+def labelled(points: list[tuple[str, float | None]], step: float) -> list[int]:
+    """The indexes of the points whose label is written (centred) under the axis: the last one and every
+    ``every``-th before it, ``every`` chosen so that no two labels overlap however wide the chart is drawn (the
+    SVG scales its text with it)."""
+    every = max(1, math.ceil((label_width(points) + LABEL_GAP) / step)) if step > 0 else len(points)
+    return list(range(len(points) - 1, -1, -every))[::-1]
+
+
+def _table(title: str, points: list[tuple[str, float | None]], unit: str, period: str) -> str:
+    """Every point as text, for screen readers and anyone who wants the exact figures (the axis shows only some
+    of the labels)."""
+    rows = "".join(
+        f'<tr><th scope="row">{escape(label)}</th><td>{"-" if v is None else f"{v:.1f}{unit}"}</td></tr>'
+        for label, v in points
+    )
+    return (
+        f'<details class="chart-data"><summary>{escape(title)}: the figures</summary><table>'
+        f'<thead><tr><th scope="col">{escape(period)}</th><th scope="col">Value</th></tr></thead><tbody>{rows}</tbody>'
+        "</table></details>"
+    )

@@ -62,7 +62,7 @@ async def dashboard_page(request: Request, session: AppSessionDep, store: Sessio
     groups = data["rates"]["groups"]
     conf = data["confirmations"]
     svg = {
-        "trend": charts.trend("Weekly no-show rate", data["rates"]["trend"]),
+        "trend": charts.trend("Weekly no-show rate", data["rates"]["trend"], period="Week ending"),
         "service": charts.bars("No-show rate by service line", _rate_bars(groups["service"]), scale=30),
         "location": charts.bars("No-show rate by location", _rate_bars(groups["location"]), scale=30),
         "provider": charts.bars("No-show rate by provider", _rate_bars(groups["provider"]), scale=30),
