@@ -10,8 +10,11 @@ the prediction instant, district rates only from earlier days), and for each pre
    the call threshold on that validation curve;
 2. refits every candidate on all training weeks and reports, on the later test weeks: AUC, calibration by decile
    (and its largest gap), no-show rate by band;
-3. for the shipped model: the call threshold's catch rate and calls per day on the test weeks, and the expected
-   no-shows per session (neighbourhood x day) with their 90% interval, and how often the observed count fell in it.
+3. for the shipped model: the Platt recalibration ``fhircrm noshow train`` folds in, fitted on the validation
+   weeks only (the out-of-sample scores of the model fitted before them), with calibration by decile before and
+   after on the validation and the test weeks; the call threshold's catch rate and calls per day on the test weeks
+   (chosen on calibrated validation risks), and the expected no-shows per session (neighbourhood x day) with their
+   90% interval, and how often the observed count fell in it, before and after the recalibration.
 
     .venv/bin/python benchmarks/noshow.py ../shared/data/noshow/appointments-2016-04-29_to_2016-05-31.csv
     .venv/bin/python benchmarks/noshow.py CSV --predict-at day-before
@@ -33,14 +36,15 @@ import numpy as np
 
 from fhircrm.config import Settings
 from fhircrm.noshow.assess import band
+from fhircrm.noshow.calibration import Platt
 from fhircrm.noshow.candidates import lightgbm_contributions
 from fhircrm.noshow.dataset import Dataset, build_dataset, outcome_rates
 from fhircrm.noshow.ehr_facts import district
 from fhircrm.noshow.features import FEATURES
-from fhircrm.noshow.metrics import auc, report
+from fhircrm.noshow.metrics import auc, calibration, report
 from fhircrm.noshow.sessions import coverage, expected
 from fhircrm.noshow.threshold import judge
-from fhircrm.noshow.training import calibration_gap, call_threshold, fit_candidate, select, window
+from fhircrm.noshow.training import calibrate, calibration_gap, call_threshold, fit_candidate, select, window
 from fhircrm.noshow.vitoria import Clinic, to_fhir
 
 
@@ -75,6 +79,19 @@ def sessions(clinic: Clinic, test: Dataset, scores: np.ndarray) -> list[tuple[li
     return [([s for s, _ in rows], int(sum(o for _, o in rows))) for rows in grouped.values()]
 
 
+def deciles(title: str, labels: np.ndarray, before: np.ndarray, fitted: dict) -> str:
+    """Calibration by decile before and after the recalibration (deciles of the same ranking: it is monotone)."""
+    after = Platt(fitted["slope"], fitted["offset"]).apply(before)
+    lines = [f"{title}: decile, n, observed, predicted before -> after"]
+    for (d, n, p, o), (_, _, q, _) in zip(calibration(labels, before), calibration(labels, after), strict=True):
+        lines.append(f"  {d:>2} {n:>6} {o:.3f}  {p:.3f} -> {q:.3f}")
+    lines.append(
+        f"  largest gap {calibration_gap(labels, before):.3f} -> {calibration_gap(labels, after):.3f}; "
+        f"AUC {auc(labels, before):.4f} -> {auc(labels, after):.4f}"
+    )
+    return "\n".join(lines)
+
+
 def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
     started = time.perf_counter()
     data = build_dataset(
@@ -104,6 +121,10 @@ def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
         gap = calibration_gap(validation.labels, selection.scores[name])
         print(f"  {name:<9} {value:.4f}  largest calibration gap {gap:.3f}")
     print(f"shipped: {selection.shipped}")
+    print(
+        f"no-show rate: fitting {fitting.labels.mean():.4f}, validation {validation.labels.mean():.4f}, "
+        f"test {test.labels.mean():.4f}"
+    )
     settings = Settings()
     shipped_scores = None
     for name in names:
@@ -118,26 +139,39 @@ def run(clinic: Clinic, args: argparse.Namespace, instant: str) -> None:
             logit = np.log(scores / (1 - scores))
             print(f"contributions sum to the log-odds: max |diff| {np.max(np.abs(contributions.sum(1) - logit)):.2e}")
         if name == selection.shipped:
-            shipped_scores = scores
-            threshold = call_threshold(candidate.model, validation)
-            print(f"call threshold (validation weeks, this model's scores): {threshold}")
+            before = selection.scores[name]
+            shipped, fitted = calibrate(candidate.model, validation, before)  # type: ignore[arg-type]
+            calibrated = shipped.predict(test.matrix)
+            print(f"\n== {name}, recalibrated: {fitted} ==")
+            print(deciles("validation weeks (scores of the fit before them)", validation.labels, before, fitted))
+            print(deciles("test weeks (refit on all training weeks)", test.labels, scores, fitted))
+            print(
+                f"test AUC before {auc(test.labels, scores):.4f}, after {auc(test.labels, calibrated):.4f}; "
+                f"mean predicted before {scores.mean():.4f}, after {calibrated.mean():.4f}, "
+                f"observed {test.labels.mean():.4f}"
+            )
+            print(f"session coverage before the recalibration: {coverage(sessions(clinic, test, scores))[0]:.1%}")
+            shipped_scores = calibrated
+            threshold = call_threshold(shipped, validation)
+            print(f"call threshold (validation weeks, this model's calibrated scores): {threshold}")
             if args.output:
                 import json
 
-                candidate.model.meta.update(  # type: ignore[attr-defined]
+                shipped.meta.update(
                     {
                         "model": name,
                         "prediction_instant": instant,
                         "training_window": window(train),
                         "validation": {"window": window(validation), "auc": selection.validation},
-                        "test": {"window": window(test), "auc": auc(test.labels, scores)},
+                        "test": {"window": window(test), "auc": auc(test.labels, calibrated)},
+                        "calibration": fitted,
                         "call_threshold": threshold,
                         "rates": outcome_rates(
                             [a for a in clinic.appointments if a["start"][:10] < args.cutoff], clinic.patients
                         ).frozen(),
                     }
                 )
-                args.output.write_text(json.dumps(candidate.model.to_json()) + "\n")
+                args.output.write_text(json.dumps(shipped.to_json()) + "\n")
                 print(f"model written to {args.output}")
     assert shipped_scores is not None
     seen = judge(test.labels, shipped_scores, test.starts, risk=threshold["risk"])

@@ -64,6 +64,12 @@ class AdditiveModel:
     def top_factors(self, values: dict[str, float], *, limit: int = 3) -> list[tuple[str, float]]:
         return top_of(self.contributions(values), limit)
 
+    def scaled(self, slope: float, offset: float) -> AdditiveModel:
+        """The model whose log-odds are ``slope * z + offset``: every term's table times the slope, the intercept
+        times the slope plus the offset; the metadata is kept (a copy)."""
+        terms = tuple(Term(t.features, t.cuts, slope * t.scores) for t in self.terms)
+        return AdditiveModel(self.features, terms, slope * self.intercept + offset, self.version, dict(self.meta))
+
     def to_json(self) -> dict:
         return {
             "kind": "ebm",

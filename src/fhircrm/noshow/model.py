@@ -47,6 +47,17 @@ class NoShowModel:
         """The features that raised the risk most (positive log-odds contributions), largest first."""
         return top_of(self.contributions(values), limit)
 
+    def scaled(self, slope: float, offset: float) -> NoShowModel:
+        """The model whose log-odds are ``slope * z + offset`` (a calibration folded in): every coefficient times
+        the slope, the intercept times the slope plus the offset; the metadata is kept (a copy)."""
+        return NoShowModel(
+            self.features,
+            tuple(slope * c for c in self.coefficients),
+            slope * self.intercept + offset,
+            self.version,
+            dict(self.meta),
+        )
+
     def to_json(self) -> dict:
         return {
             "version": self.version,

@@ -2,8 +2,9 @@
 
 Training compares the candidate models (candidates.py) on a validation split inside the training window only
 (its latest 20%), ships the best (a simpler one unless another beats it by MARGIN in AUC), refits it on the whole
-window and stores with it the window, the validation figures, the clinic's call threshold and the district and
-practitioner rates it will read at scoring time.
+window, folds in a Platt recalibration learned on the validation split (calibration.py) and stores with it the
+window, the validation figures, the calibration, the clinic's call threshold (on calibrated risks) and the district
+and practitioner rates it will read at scoring time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from fhircrm.config import Settings
 from fhircrm.fhir.paging import every_match
 from fhircrm.fhir.store import FhirStore
+from fhircrm.noshow import calibration as platt
 from fhircrm.noshow import candidates
 from fhircrm.noshow.assess import band, model_for
 from fhircrm.noshow.dataset import Dataset, build_dataset, outcome_rates
@@ -111,6 +113,23 @@ def calibration_gap(labels: np.ndarray, scores: np.ndarray) -> float:
     return max((abs(p - o) for _, _, p, o in calibration(labels, scores)), default=0.0)
 
 
+def calibrate(model: NoShowModel, validation: Dataset, before: np.ndarray) -> tuple[NoShowModel, dict]:
+    """``model`` with a Platt scaling folded in, fitted on the validation rows only: ``before`` are the scores of
+    the model fitted before the validation split (out of sample). Unscaled when the split is too small (the
+    record says so)."""
+    fitted = platt.fit(before, validation.labels)
+    record = {
+        "method": "platt" if fitted else "none",
+        **(fitted or platt.IDENTITY).as_json(),
+        "fitted_on": window(validation),
+        "gap_before": round(calibration_gap(validation.labels, before), 4),
+        "gap_after": round(calibration_gap(validation.labels, (fitted or platt.IDENTITY).apply(before)), 4),
+    }
+    if fitted is None:
+        return model, record
+    return model.scaled(fitted.slope, fitted.offset), record
+
+
 async def train(store: FhirStore, *, now: datetime, names: tuple[str, ...] | None = None) -> tuple[NoShowModel, int]:
     """The shipped candidate refitted on every past appointment, with its metadata."""
     read = await read_store(store, now=now)
@@ -122,7 +141,11 @@ async def train(store: FhirStore, *, now: datetime, names: tuple[str, ...] | Non
     version = f"store-{now.date().isoformat()}"
     fitting, validation = time_split(data)
     selection = select(fitting, validation, names or available(len(data.labels)), version=version)
-    model = fit_candidate(selection.shipped, data, version=version).model
+    model, calibrated = calibrate(
+        fit_candidate(selection.shipped, data, version=version).model,  # type: ignore[arg-type]
+        validation,
+        selection.scores[selection.shipped],
+    )
     model.meta.update(
         {
             "model": selection.shipped,
@@ -132,6 +155,7 @@ async def train(store: FhirStore, *, now: datetime, names: tuple[str, ...] | Non
                 "auc": {n: round(a, 4) for n, a in selection.validation.items()},
                 "calibration_gap": round(calibration_gap(validation.labels, selection.scores[selection.shipped]), 4),
             },
+            "calibration": calibrated,
             "call_threshold": call_threshold(model, validation),
             "rates": outcome_rates(read.appointments, read.patients).frozen(),
         }
@@ -162,6 +186,15 @@ def describe(model: NoShowModel) -> str:
     validation = meta.get("validation", {})
     aucs = ", ".join(f"{n} {a:.3f}" for n, a in validation.get("auc", {}).items())
     lines.append(f"  validation AUC: {aucs}; calibration gap {validation.get('calibration_gap')}")
+    fitted = meta.get("calibration")
+    if fitted and fitted.get("method") == "platt":
+        lines.append(
+            f"  calibration: Platt, log-odds x {fitted['slope']:.3f} {fitted['offset']:+.3f}, fitted on the "
+            f"{fitted['fitted_on']['appointments']} validation appointments; largest decile gap there "
+            f"{fitted['gap_before']:.3f} -> {fitted['gap_after']:.3f}"
+        )
+    elif fitted:
+        lines.append("  calibration: none (too few validation appointments)")
     cut = meta.get("call_threshold")
     if cut:
         lines.append(
