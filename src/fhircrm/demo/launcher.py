@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from fhircrm.clock import parse_fhir_datetime
 from fhircrm.config import Settings, get_settings
 from fhircrm.demo.generator import ClinicSpec
 from fhircrm.demo.seed import Progress, demo_patient_count, in_process_api, quiet_http_log, seed_clinic
@@ -95,6 +96,46 @@ async def seed_inbox(settings: Settings) -> int:
     try:
         async with engine.begin() as conn:
             return await seed_conversations(open_store(conn, settings, policy=ServiceScope("demo")), settings)
+    finally:
+        await engine.dispose()
+
+
+#: the statuses of a visit that was booked at some point (a live clinic assessed it then) or is asked for
+ASSESSED_STATUSES = ("booked", "arrived", "checked-in", "fulfilled", "noshow", "cancelled", "pending", "proposed")
+
+
+async def assess_seeded_visits(settings: Settings) -> int:
+    """The no-show RiskAssessment of every demo visit that has none, made as of its booking (``created``);
+    returns how many were written (none on a second start).
+
+    The worker assesses a visit when it is booked (``fhircrm.noshow.install``: AppointmentBooked). The demo
+    writes its history as it ended (fulfilled, no-show, cancelled) and its requests as pending or proposed, so
+    none of those is ever booked in this store: without this, the dashboard's no-show rate by risk band had only
+    "not assessed", and the upcoming requests on a patient's page too.
+    """
+    from fhircrm.db import create_engine
+    from fhircrm.fhir.access import ServiceScope
+    from fhircrm.fhir.paging import every_match
+    from fhircrm.noshow.assess import assess_appointment, deferred_assessments
+    from fhircrm.noshow.features import booked_at
+    from fhircrm.stores import open_store
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            store = open_store(conn, settings, policy=ServiceScope("noshow"))
+            assessed = {
+                basis.get("reference")
+                for risk in await every_match(store, "RiskAssessment", [])
+                for basis in risk.get("basis", [])
+            }
+            visits = await every_match(store, "Appointment", [("status", ",".join(ASSESSED_STATUSES))])
+            todo = [v for v in visits if f"Appointment/{v['id']}" not in assessed and v.get("start")]
+            async with deferred_assessments(store):  # one write for all of them
+                for visit in todo:
+                    booked = booked_at(visit, parse_fhir_datetime(visit["start"]))
+                    await assess_appointment(store, visit, settings=settings, now=booked)
+            return len(todo)
     finally:
         await engine.dispose()
 
@@ -195,6 +236,8 @@ def run_demo(options: DemoOptions) -> int:
     print("working off the queued events (journeys, risk scores, worklists) ...", flush=True)
     jobs = asyncio.run(drain_backlog(settings))
     print(f"ran {jobs} queued job(s)", flush=True)
+    if assessed := asyncio.run(assess_seeded_visits(settings)):
+        print(f"assessed the no-show risk of {assessed} visit(s) as of their booking", flush=True)
     print(f"ready in {time.monotonic() - started:.1f}s; starting the server ...", file=sys.stderr, flush=True)
     asyncio.run(serve(settings, options))
     return 0
