@@ -187,5 +187,6 @@ def _consent(patient_id: str, *, deny_channel: str | None = None, deny_purpose: 
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient_id}"},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
         "provision": {"type": "permit", "provision": nested},
     }

@@ -99,6 +99,9 @@ async def test_a_patient_who_objects_to_sharing_is_not_written_back(stack: Stack
                 },
                 "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
                 "patient": {"reference": f"Patient/{patient['id']}"},
+                "policyRule": {
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTOUT"}]
+                },
                 "provision": {
                     "type": "deny",
                     "action": [

@@ -23,6 +23,8 @@ async def make_patient_with_records(client: httpx.AsyncClient, mrn: str) -> tupl
     appointment = {
         "resourceType": "Appointment",
         "status": "booked",
+        "start": "2026-12-01T09:00:00Z",
+        "end": "2026-12-01T09:20:00Z",
         "participant": [{"actor": {"reference": f"Patient/{pid}"}, "status": "accepted"}],
     }
     ids.add((await client.post("/Appointment", json=appointment)).json()["id"])

@@ -18,6 +18,7 @@ def objection(patient_id: str) -> dict:
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient_id}"},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTOUT"}]},
         "provision": {"type": "deny", "action": [{"coding": [{"system": CONSENT_ACTION, "code": "disclose"}]}]},
     }
 

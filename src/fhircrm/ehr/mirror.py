@@ -5,6 +5,10 @@ intact) and as an identifier (``ehr_identifier_system``). Its EHR version and la
 ``meta.source`` and a meta extension, so an older copy arriving late (a retried or reordered notification)
 never overwrites a newer one, and the same version twice writes nothing (no second domain event).
 Writing goes through ``open_store``: the store's listeners derive the domain events in the same transaction.
+The copy is validated as any write except for the R4 invariants (``fhircrm.fhir.invariants.mirrored``): the
+EHR is the source of truth for what it sends, and refusing its Appointment with a start and no end (app-2) would
+keep our old copy and remind the patient of a time that has moved; the invariants are fhircrm's check on what its
+own clients write (``fhircrm.fhir.invariants``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fhircrm.errors import Gone, NotFound
+from fhircrm.fhir.invariants import mirrored
 from fhircrm.fhir.search.dates import InvalidDate, date_range
 from fhircrm.fhir.store import FhirStore
 
@@ -103,7 +108,8 @@ async def mirror(store: FhirStore, resource: dict, *, ehr_base: str, system: str
             return MirrorResult(reference, False)  # a late, older copy
         if _comparable(current) == _comparable({**incoming, "id": rid}):
             return MirrorResult(reference, False)  # the same version again
-    await store.update(rtype, rid, incoming)
+    with mirrored(rtype, rid):
+        await store.update(rtype, rid, incoming)
     return MirrorResult(reference, True)
 
 

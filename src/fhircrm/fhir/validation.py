@@ -27,7 +27,14 @@ def validate(resource: dict) -> None:
 def validate_change(content: dict, previous: dict, changed: frozenset[str]) -> None:
     """Validate an update of a stored (hence already valid) resource: the changed top-level elements in full,
     the required elements and choices as they are now, and the invariants over the whole resource (they may
-    read several elements)."""
-    found = issues(content, changed)
+    read several elements). An update is refused only for an invariant it breaks that the stored version kept:
+    a copy the EHR mirror stored as the EHR has it, or a resource stored before its type's invariants were
+    checked, can still be changed in other ways (its status cancelled, a participant's answer recorded)."""
+    found = structure_issues(content, changed)
+    if not found:
+        found = invariant_issues(content)
+        if found:
+            kept = {issue.diagnostics for issue in invariant_issues(previous)}
+            found = [issue for issue in found if issue.diagnostics not in kept]
     if found:
         raise Unprocessable(f"{content.get('resourceType')} failed validation", issues=found)
