@@ -10,8 +10,10 @@ serve. Usage::
 
 What is kept, per element: its JSON key (choices expanded, ``value[x]`` -> ``valueString`` ...), min and max
 cardinality, type, the node of its children (backbone elements, datatypes, content references), the value set of
-a required binding expanded to its codes (when the package holds every code system it draws on), the summary flag,
-and the FHIRPath invariants (severity error) of resources and their backbone elements.
+a required binding expanded to its codes (when the package holds every code system it draws on), the resource
+types a Reference may point at (its ``targetProfile``, every one a base resource in R4; null when it may point at
+any: no target profile, or ``Resource``), the summary flag, and the FHIRPath invariants (severity error) of
+resources and their backbone elements.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "src" / "fhircrm" / "fhir" / "definitions" / "r4-elements.json"
 PACKAGE = "hl7.fhir.r4.examples@4.0.1"
 FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+BASE = "http://hl7.org/fhir/StructureDefinition/"
 REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
 #: JSON type of each primitive's value (R4 JSON format): everything else is a string
 JSON_TYPES = {
@@ -205,16 +208,16 @@ def compile_definitions(directory: Path) -> dict:
                     binding = url
                     bindings[url] = expansions.expand(url) or {}
             if "contentReference" in element:
-                child, types = element["contentReference"].lstrip("#"), ["BackboneElement"]
+                child, types = element["contentReference"].lstrip("#"), [("BackboneElement", None)]
             else:
-                types = [_type_code(element, t, kind) for t in element.get("type", ())]
+                types = [(_type_code(element, t, kind), _targets(t)) for t in element.get("type", ())]
                 child = path if path in has_children else None
                 _constraints(constraints, path, element)
             choice = field.endswith("[x]")
             base = field[:-3] if choice else field
-            for type_code in types:
+            for type_code, targets in types:
                 key = base + type_code[0].upper() + type_code[1:] if choice else base
-                node[key] = [base, type_code, element["min"], maximum, binding, child if child else None]
+                node[key] = [base, type_code, element["min"], maximum, binding, child if child else None, targets]
             if element.get("isSummary") and parent == name and kind == "resource":
                 summary.setdefault(name, []).append(base)
     return {
@@ -227,6 +230,18 @@ def compile_definitions(directory: Path) -> dict:
         "summary": summary,
         "constraints": constraints,
     }
+
+
+def _targets(entry: dict) -> list[str] | None:
+    """The resource types a Reference may point at, from its ``targetProfile`` (None: not a Reference, or any)."""
+    if entry["code"] != "Reference" or not entry.get("targetProfile"):
+        return None
+    types = []
+    for profile in entry["targetProfile"]:
+        if not profile.startswith(BASE):  # every R4 core target is a base type: a profile would need its type
+            raise ValueError(f"{profile}: a target profile that is not a base resource type")
+        types.append(profile.removeprefix(BASE))
+    return None if "Resource" in types else sorted(set(types))
 
 
 def _constraints(constraints: dict[str, list[list[str]]], path: str, element: dict) -> None:

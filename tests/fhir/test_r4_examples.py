@@ -27,6 +27,17 @@ REFUSED: dict[str, tuple[set[str], str]] = {
         {"SearchParameter.id"},
         "an id longer than 64 characters",
     ),
+    # a reference to a type its element's targetProfile does not allow
+    "DeviceMetric-example.json": ({"DeviceMetric.parent.reference"}, "a DeviceDefinition (Device only)"),
+    "DeviceUseStatement-example.json": (
+        {"DeviceUseStatement.reasonReference[0].reference"},
+        "a Procedure (Condition, Observation, DiagnosticReport, DocumentReference, Media only)",
+    ),
+    "MedicationRequest-medrx0301.json": (
+        {"MedicationRequest.dispenseRequest.performer.reference"},
+        "a Practitioner (Organization only)",
+    ),
+    "Observation-clinical-gender.json": ({"Observation.performer[0].reference"}, "an Encounter (no Encounter)"),
     **{
         f"SearchParameter-{kind}-extensions-{base}-{code}.json": ({"SearchParameter.base"}, "no base (min 1)")
         for kind, base in (("codesystem", "CodeSystem"), ("valueset", "ValueSet"))

@@ -84,6 +84,12 @@ def split(reference: str) -> tuple[str, str]:
     return resource_type, fhir_id
 
 
+def literal_type(reference: str) -> str | None:
+    """The type a relative literal reference names (``Patient`` for ``Patient/1`` or ``Patient/1/_history/2``);
+    None for any other form (absolute, ``urn:uuid:``, local ``#id``, conditional, not a reference)."""
+    return reference.partition("/")[0] if _LITERAL.match(reference) else None
+
+
 def relative(reference: str) -> tuple[str, str] | None:
     """``(Type, id)`` of a relative, unversioned literal reference; None for any other form (absolute, versioned,
     local ``#id``, conditional, or not a reference at all)."""

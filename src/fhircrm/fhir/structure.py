@@ -41,6 +41,7 @@ class Element:
     valueset: str | None  # the required binding's value set, when its codes are known
     codes: dict[str, frozenset[str]] | None  # system -> codes of that value set
     all_codes: frozenset[str] | None
+    targets: frozenset[str] | None  # a Reference: the resource types it may point at (None: any)
 
     @property
     def many(self) -> bool:
@@ -85,7 +86,7 @@ def definitions() -> Definitions:
         children: dict[str, Element] = {}
         by_name: dict[str, list[str]] = {}
         minimum: dict[str, int] = {}
-        for key, (name, type_code, low, high, valueset, child) in table.items():
+        for key, (name, type_code, low, high, valueset, child, targets) in table.items():
             primitive = primitives.get(type_code)
             kind = PRIMITIVE if primitive else RESOURCE if type_code == "Resource" else COMPLEX
             children[key] = Element(
@@ -99,6 +100,7 @@ def definitions() -> Definitions:
                 valueset,
                 valuesets.get(valueset) if valueset else None,
                 union.get(valueset) if valueset else None,
+                frozenset(targets) if targets else None,
             )
             keys = by_name.setdefault(name, [])
             keys.append(key)

@@ -1,6 +1,10 @@
 """Validate R4 JSON against the official R4 definitions (``fhircrm.fhir.structure``): unknown elements, min and
-max cardinality, JSON types and formats of primitives, choices, and codes of required bindings; then the
-invariants (``fhircrm.fhir.invariants``).
+max cardinality, JSON types and formats of primitives, choices, codes of required bindings, and the types a
+Reference may point at; then the invariants (``fhircrm.fhir.invariants``).
+
+Target types are checked on relative literal references only (``Patient/1``, ``Patient/1/_history/2``): an
+absolute URL, a ``#contained`` or ``urn:uuid:`` reference (a transaction rewrites those to ``Type/id`` before the
+store validates) and an identifier-only reference name no type to check here.
 
 One walk over the JSON, no model objects: several times cheaper than the fhir.resources models it replaced, and
 it checks what they did not (codes, minimum cardinalities, the 18 R4 types R4B dropped). Each problem is an
@@ -13,6 +17,7 @@ from __future__ import annotations
 import datetime
 
 from fhircrm.errors import Issue
+from fhircrm.fhir.references import literal_type
 from fhircrm.fhir.structure import COMPLEX, PRIMITIVE, RESOURCE, Element, Node, Primitive, definitions
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -110,6 +115,8 @@ class Walk:
             self.object(value, self.nodes[element.node], path)  # type: ignore[index]
             if element.codes is not None and isinstance(value, dict):
                 self.codings(value, element, path)
+            elif element.targets is not None and isinstance(value, dict):
+                self.target(value, element.targets, path)
         elif element.kind == RESOURCE:
             self.resource(value, path)
 
@@ -140,6 +147,17 @@ class Walk:
             if codes is not None and isinstance(code, str) and code not in codes:
                 where = f"{path}.coding[{i}].code" if element.type == "CodeableConcept" else f"{path}.code"
                 self.problem(where, f"{_quote(code)} is not a code of {element.valueset}", "code-invalid")
+
+    def target(self, value: dict, targets: frozenset[str], path: str) -> None:
+        """A relative literal reference must name one of the types the element allows (its targetProfile)."""
+        reference = value.get("reference")
+        named = literal_type(reference) if type(reference) is str else None
+        if named is None or named in targets:
+            return
+        # a type name is vocabulary; anything else may be free text, and is not quoted
+        which = f"{named} is not one of them" if named in self.resources else "that is not a resource type"
+        allowed = ", ".join(sorted(targets))
+        self.problem(f"{path}.reference", f"may refer to {allowed} only; {which}", "value")
 
     # --- primitives ----------------------------------------------------------------------------------------------
 
