@@ -76,3 +76,22 @@ async def test_a_completed_visit_sends_warning_signs_and_the_chronic_care_conten
     again = await writer.run(lambda store: on_event(store, event, writer.settings))
     assert sorted(c["topic"]["text"] for c in first) == ["education:diabetes", "education:warning-signs"]
     assert [c["id"] for c in again] == [c["id"] for c in first]  # deduplicated: the same Communications
+
+
+async def test_a_visit_completed_by_its_appointment_and_its_encounter_sends_the_warning_signs_once(
+    writer: Writer,
+) -> None:
+    # An EHR marks the Appointment fulfilled and finishes its Encounter: two VisitCompleted events of one visit.
+    ref = f"Patient/{(await _patient(writer))['id']}"
+    by_appointment = DomainEvent(name=EventName.VISIT_COMPLETED, subject="Appointment/a1", version="2", patient=ref)
+    by_encounter = DomainEvent(
+        name=EventName.VISIT_COMPLETED,
+        subject="Encounter/e1",
+        version="1",
+        patient=ref,
+        data={"appointment": "Appointment/a1"},
+    )
+    first = await writer.run(lambda store: on_event(store, by_appointment, writer.settings))
+    second = await writer.run(lambda store: on_event(store, by_encounter, writer.settings))
+    assert [c["id"] for c in second] == [c["id"] for c in first]
+    assert len(await writer.search("Communication", ("subject", ref))) == 1

@@ -109,3 +109,31 @@ async def test_many_bookings_handled_in_one_batch_each_get_their_timers_and_one_
         assert steps(timers) == ["confirm", "remind"]
     assessments = await clinic.search("RiskAssessment")
     assert sorted(a["basis"][0]["reference"] for a in assessments) == sorted(f"Appointment/{a['id']}" for a in booked)
+
+
+async def test_a_visit_completed_by_its_appointment_and_its_encounter_gets_its_post_visit_steps_once(
+    clinic: Clinic,
+) -> None:
+    # The EHR marks the Appointment fulfilled and finishes its Encounter: two VisitCompleted events of one visit.
+    # Keyed by each subject, the visit got its instructions and survey twice (a patient with five visits, ten).
+    patient = await clinic.patient()
+    visits = [await clinic.appointment(patient, start=at(day, 15)) for day in (10, 12)]
+    for visit in visits:
+        await clinic.change(visit, status="fulfilled")
+        await clinic.write(
+            {
+                "resourceType": "Encounter",
+                "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                "subject": {"reference": f"Patient/{patient['id']}"},
+                "appointment": [{"reference": f"Appointment/{visit['id']}"}],
+            }
+        )
+    await clinic.process_events()
+    await clinic.process_events()  # events seen again (a retried batch, a second start) plan nothing new either
+    post_visit = [
+        timer_key(t) for t in await clinic.search("CommunicationRequest") if ":instructions:" in (timer_key(t) or "")
+    ]
+    assert sorted(post_visit) == sorted(f"appointment:instructions:Appointment/{v['id']}:completed" for v in visits)
+    surveys = [t for t in await clinic.search("CommunicationRequest") if ":survey:" in (timer_key(t) or "")]
+    assert len(surveys) == len(visits)

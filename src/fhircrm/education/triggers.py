@@ -24,7 +24,12 @@ async def on_event(store: FhirStore, event: DomainEvent, settings: Settings) -> 
     if event.name is EventName.VISIT_COMPLETED:
         sent.append(
             await send_education(
-                store, patient=event.patient, topic="warning-signs", settings=settings, now=now, occasion=event.subject
+                store,
+                patient=event.patient,
+                topic="warning-signs",
+                settings=settings,
+                now=now,
+                occasion=event.visit or event.subject,  # once per visit, not per record of it
             )
         )
         conditions = await store.search("Condition", [("patient", event.patient), ("_count", "50")])

@@ -40,6 +40,15 @@ class DomainEvent:
     def key(self) -> str:
         return f"{self.name}:{self.subject}:{self.version}"
 
+    @property
+    def visit(self) -> str | None:
+        """The Appointment a VisitCompleted is about, whichever record said so (the Appointment fulfilled, or an
+        Encounter of it finished: an EHR usually does both, two events of one visit); None otherwise."""
+        if self.name is not EventName.VISIT_COMPLETED:
+            return None
+        visit = self.data.get("appointment") or self.subject
+        return visit if isinstance(visit, str) and visit.startswith("Appointment/") else None
+
     def to_json(self) -> dict:
         """A plain dict (``data`` is already JSON: no deep copy as ``dataclasses.asdict`` would make)."""
         return {

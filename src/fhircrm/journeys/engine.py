@@ -4,7 +4,9 @@
 a step with a time is planned as a timer (a message CommunicationRequest, or a ``journey-step`` timer when it
 must re-check conditions or do something other than send), a step without one runs now. Keys are
 journey:step:subject:version, so the same event seen twice plans nothing new, and a later change of the same
-subject (rescheduled) plans afresh. ``fire_step`` is the sweep's dispatcher for ``journey-step`` timers.
+subject (rescheduled) plans afresh; a completed visit is keyed by its Appointment (``occasion``), so its
+Appointment's and its Encounter's VisitCompleted plan its post-visit steps once. ``fire_step`` is the sweep's
+dispatcher for ``journey-step`` timers.
 """
 
 from __future__ import annotations
@@ -65,11 +67,19 @@ async def on_event(
                 continue
             for step in trigger.steps:
                 if await all_hold(step.when, ctx):
-                    await plan_step(journey, step, ctx, key=f"{journey.id}:{step.id}:{event.subject}:{event.version}")
+                    await plan_step(journey, step, ctx, key=f"{journey.id}:{step.id}:{occasion(event)}")
                     applied += 1
     if plans is None:
         await plan_timers(store, ctx.plans, now=moment)
     return applied
+
+
+def occasion(event: DomainEvent) -> str:
+    """What a journey's steps are planned once for: the event's subject at its version, except a completed visit,
+    which completes once whichever record says so. The EHR marks the Appointment fulfilled and finishes its
+    Encounter, two VisitCompleted events; keyed by the Appointment, the second plans nothing new (keyed by
+    each subject, every visit got its post-visit instructions and survey twice)."""
+    return f"{event.visit}:completed" if event.visit else f"{event.subject}:{event.version}"
 
 
 async def on_events(
