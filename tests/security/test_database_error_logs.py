@@ -116,7 +116,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     }
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fhircrm.cli", "serve", "--host", LOOPBACK, "--port", str(port)],
+            [sys.executable, "-m", "fhircrm.cli", "serve", "--workers", "1", "--host", LOOPBACK, "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=sink,
