@@ -59,6 +59,16 @@ def test_a_refused_search_records_its_query_and_a_minor_failure() -> None:
     assert base64.b64decode(event["entity"][0]["query"]).decode() == "patient=Patient/p2"
 
 
+def test_a_search_without_parameters_is_a_valid_query_entity_without_query_text() -> None:
+    """``GET /fhir/Patient`` audits a query with no text: the record keeps its details (an empty base64Binary
+    was refused, so every such search fell back to an AuditEvent without them)."""
+    event = audit_event(read_record(interaction="search", entities=(), patients=(), query=""))
+    validate(event)
+    assert event["entity"] == [
+        {"type": {"system": event["entity"][0]["type"]["system"], "code": "2"}, "description": "Appointment"}
+    ]
+
+
 async def test_queued_records_are_written_as_audit_events_in_one_batch(clean_engine: AsyncEngine) -> None:
     async with clean_engine.begin() as conn:
         for n in range(30):

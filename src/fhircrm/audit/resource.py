@@ -82,10 +82,9 @@ def audit_event(audit: AuditRecord) -> dict:
         if ref not in audit.entities
     ]
     if audit.query is not None:
-        query_entity: dict = {
-            "type": {"system": ENTITY_TYPE, "code": "2"},
-            "query": base64.b64encode(audit.query.encode()).decode(),
-        }
+        query_entity: dict = {"type": {"system": ENTITY_TYPE, "code": "2"}}
+        if audit.query:  # a search without parameters is still a query; an empty base64Binary is not valid FHIR
+            query_entity["query"] = base64.b64encode(audit.query.encode()).decode()
         if audit.resource_type:
             query_entity["description"] = audit.resource_type
         entities.append(query_entity)
