@@ -45,7 +45,7 @@ from fhircrm.fhir.sql import reader
 from fhircrm.fhir.sql import search as sql_search
 from fhircrm.fhir.sql.reader import Current, HistoryEntry
 from fhircrm.fhir.sql.writer import Version, write_versions
-from fhircrm.fhir.topic_form import is_topic
+from fhircrm.fhir.topic_form import basic_branches, is_topic
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -153,6 +153,14 @@ class FhirStore:
         """What the policy lets the caller reach of ``resource_type`` (None: everything; raises Forbidden)."""
         return None if self.policy is None else self.policy.allow(interaction, resource_type)
 
+    def reach(self, interaction: str, resource_type: str) -> Branches:
+        """``branches`` for reading many resources of a type at once (a search, the resources an ``_include`` or an
+        aggregate brings back): Basic's SubscriptionTopics are configuration, decided by their own row
+        (``fhircrm.fhir.topic_form.basic_branches``), as a read of one of them is."""
+        if resource_type == "Basic" and self.policy is not None:
+            return basic_branches(self.policy.allow, interaction)
+        return self.branches(interaction, resource_type)
+
     def unrestricted(self, interaction: str, resource_type: str) -> None:
         """Interactions across many resources (history, system search) need unrestricted access."""
         if self.branches(interaction, resource_type) is not None:
@@ -177,7 +185,7 @@ class FhirStore:
         allowed: set[int] = set()
         for resource_type, pks in by_type.items():
             try:
-                branches = self.branches(interaction, resource_type)
+                branches = self.reach(interaction, resource_type)
             except Forbidden:
                 continue
             allowed |= (
@@ -287,7 +295,7 @@ class FhirStore:
         if query.resource_type is None:
             self.unrestricted("search-system", "Resource")
             return None
-        branches = self.branches("search", query.resource_type)
+        branches = self.reach("search", query.resource_type)
         return None if branches is None else sql_search.restriction(query.resource_type, branches)
 
     async def find(self, resource_type: str, criteria: str) -> list[Current]:
@@ -311,7 +319,7 @@ class FhirStore:
     def restriction(self, resource_type: str, interaction: str = "search") -> Restrict:
         """The caller's access to ``resource_type`` as a condition on the resource table (None: all of it), as
         ``run_search`` applies it; raises Forbidden when the policy grants none."""
-        branches = self.branches(interaction, resource_type)
+        branches = self.reach(interaction, resource_type)
         return None if branches is None else sql_search.restriction(resource_type, branches)
 
     def select(self, resource_type: str, params: Iterable[tuple[str, str]], *, strict: bool = False) -> Selection:
