@@ -246,6 +246,17 @@ def test_the_shortcuts_are_in_use_and_agree_with_evaluating_every_invariant() ->
                 assert invariant.could_fail is not _always, (invariant.path, invariant.key)
     examples = [resource for _, resource in r4_examples() if resource["resourceType"] in WRITE_CHECKED]
     assert len(examples) > 50
-    for resource in [r for case in CASES for r in case[:2]] + examples:
+    tasks = [
+        {"resourceType": "Task", "status": "requested", "intent": "order", "authoredOn": a, "lastModified": m}
+        for a, m in [
+            ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"),
+            ("2026-12-01T10:00:00.500Z", "2026-12-01T10:00:00.400Z"),
+            ("2026-12-01T10:00:00+01:00", "2026-12-01T09:30:00Z"),
+            ("2026-12-01T10:00:00+01:00", "2026-12-01T09:30:00+01:00"),
+            ("2026-12-01", "2026-11-30"),
+            ("2026-12-01", "2026-12-01T09:30:00Z"),
+        ]
+    ]
+    for resource in [r for case in CASES for r in case[:2]] + tasks + examples:
         quick = [i.diagnostics for i in invariant_issues(resource)]
         assert quick == [i.diagnostics for i in invariant_issues(resource, shortcuts=False)], resource.get("id")

@@ -43,6 +43,7 @@ async def _clinic(writer: Writer) -> dict[str, dict]:
             "resourceType": "Appointment",
             "status": "noshow",
             "start": (NOW - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (NOW - timedelta(days=20, minutes=-20)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "participant": [{"actor": {"reference": f"Patient/{cy['id']}"}, "status": "accepted"}],
         }
     )
