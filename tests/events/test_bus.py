@@ -69,6 +69,8 @@ async def test_booking_an_appointment_through_the_api_emits_appointment_booked_o
     appointment = {
         "resourceType": "Appointment",
         "status": "proposed",
+        "start": "2026-12-01T09:00:00Z",  # booked needs both (R4 app-3)
+        "end": "2026-12-01T09:20:00Z",
         "participant": [{"actor": {"reference": "Patient/p1"}, "status": "needs-action"}],
     }
     created = (await client.post("/Appointment", json=appointment)).json()
