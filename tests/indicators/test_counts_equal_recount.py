@@ -211,3 +211,39 @@ async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer:
     async with writer.engine.begin() as conn:
         await rebuild(conn)
         assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+
+
+async def test_a_change_no_cell_is_read_from_recounts_nothing(writer: Writer) -> None:
+    """A comment on a visit, a note on its risk assessment: no cell is read from them, so the write neither reads
+    nor writes the counts; a status change does."""
+    patient = (await writer.patient())["id"]
+    visit = await writer.write(_visit(patient, "booked", NOW + timedelta(days=2)))
+    risk = await writer.write(
+        {
+            "resourceType": "RiskAssessment",
+            "status": "final",
+            "subject": {"reference": f"Patient/{patient}"},
+            "basis": [{"reference": f"Appointment/{visit['id']}"}],
+            "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": "high"}]}}],
+        }
+    )
+    counts: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if "indicator_" in statement:
+            counts.append(statement)
+
+    sa.event.listen(writer.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        visit = await writer.write({**visit, "comment": "Bring the referral letter"})
+        await writer.write({**risk, "note": [{"text": "Reviewed by phone"}]})
+        assert counts == []
+        await writer.write({**visit, "status": "cancelled"})
+        assert counts
+    finally:
+        sa.event.remove(writer.engine.sync_engine, "before_cursor_execute", seen)
+    async with writer.engine.connect() as conn:
+        daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+    async with writer.engine.begin() as conn:
+        await rebuild(conn)
+        assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}

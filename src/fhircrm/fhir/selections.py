@@ -14,6 +14,7 @@ each expression is anchored on the selection's rows and means nothing alone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -237,6 +238,21 @@ class Dated:
         rows = sa.select(self.rows).where(self.rows.c.pk.in_(pks)).subquery()
         return Dated(self.conn, self.resource_type, rows, self.access)
 
+    async def held(self, pks: Sequence[int]) -> Dated:
+        """Only the rows of the resources ``pks`` (a few), read once and held as values (``_table``): each read
+        that follows starts from these rows, whatever the planner knows of the index tables. During a bulk load
+        it knows nothing (no ANALYZE yet), and with ``narrowed`` it chose nested loops that read every row of the
+        type once per row (seconds for each write of a few hundred Appointments)."""
+        if not pks:
+            return self.narrowed(())
+        wanted = _table(self.conn.dialect.name, "wanted", [("pk", sa.BigInteger)], [(pk,) for pk in pks])
+        query = sa.select(self.rows).join(wanted, wanted.c.pk == self.rows.c.pk)  # from the pks, by index
+        found = [tuple(row) for row in await self.conn.execute(query)]
+        if not found:
+            return self.narrowed(())
+        columns = [("pk", sa.BigInteger), ("start", sa.DateTime), ("code", sa.String)]
+        return Dated(self.conn, self.resource_type, _table(self.conn.dialect.name, "held", columns, found), self.access)
+
     async def keyed(self, key: ColumnElement | None = None, joins: Sequence[Join] = ()) -> list[tuple]:
         """(fhir id, start, code[, key]) of every row, a row per value of ``key`` (NULL without one): what each
         resource adds to the grouped counts, for tallies kept per resource."""
@@ -246,6 +262,22 @@ class Dated:
         for target, on, outer in joins:
             query = query.join(target, on, isouter=outer)
         return [tuple(row) for row in await self.conn.execute(query)]
+
+    async def keys(self, keys: Sequence[tuple[str, ColumnElement, Sequence[Join]]]) -> list[tuple]:
+        """(fhir id, name, key) of every row for each (name, key, joins) of ``keys``, a row per value of the key
+        (NULL without one): what ``keyed`` gives for each key, in one statement (UNION ALL) instead of one each."""
+        ident = resource.alias("ident")
+        parts = []
+        for name, key, joins in keys:
+            query = (
+                sa.select(ident.c.fhir_id, sa.literal(name).label("name"), sa.cast(key, sa.String).label("key"))
+                .select_from(self.rows)
+                .join(ident, ident.c.id == self.rows.c.pk)
+            )
+            for target, on, outer in joins:
+                query = query.join(target, on, isouter=outer)
+            parts.append(query)
+        return [tuple(row) for row in await self.conn.execute(sa.union_all(*parts))]
 
     async def elements_by_id(self, paths: Sequence[tuple[str, ...]]) -> list[tuple]:
         """(fhir id, the elements at ``paths``...) of each row's live resource: those elements only."""
@@ -265,6 +297,25 @@ class Dated:
             .where(resource.c.deleted.is_(False), resource.c.content.is_not(None))
         )
         return [value for (value,) in await self.conn.execute(query)]
+
+
+_ARRAYS = {sa.BigInteger: "BIGINT[]", sa.DateTime: "TIMESTAMP[]", sa.String: "TEXT[]"}
+
+
+def _table(dialect: str, name: str, columns: list[tuple[str, type]], rows: list[tuple]) -> Subquery:
+    """``rows`` as a table read from one bind per column (PostgreSQL arrays) or one JSON bind (SQLite): the same
+    SQL however many rows, so it is compiled once and the statement stays short."""
+    names = [column for column, _ in columns]
+    if dialect == "postgresql":
+        values = zip(*rows, strict=True)
+        binds = {f"{name}_{column}": list(each) for column, each in zip(names, values, strict=True)}
+        arrays = ", ".join(f"CAST(:{name}_{column} AS {_ARRAYS[kind]})" for column, kind in columns)
+        query = sa.text(f"SELECT * FROM unnest({arrays}) AS {name}({', '.join(names)})").bindparams(**binds)
+    else:
+        data = [[value.isoformat(sep=" ") if isinstance(value, datetime) else value for value in row] for row in rows]
+        picks = ", ".join(f"json_extract(value, '$[{i}]') AS {column}" for i, column in enumerate(names))
+        query = sa.text(f"SELECT {picks} FROM json_each(:{name})").bindparams(**{name: json.dumps(data)})
+    return query.columns(**dict(columns)).subquery(name)
 
 
 async def version_stamp(conn: AsyncConnection, resource_type: str) -> tuple[int, int]:

@@ -43,6 +43,12 @@ EVER = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
 #: (class, dimension, key)
 Cell = tuple[str, str, str]
 
+#: what an Appointment's cells are read from: its search parameters below (date, status, service-type,
+#: appointment-type, actor) and the elements ``facts`` reads (start, participant; meta.lastUpdated when cancelled)
+ELEMENTS = ("status", "start", "participant", "serviceType", "appointmentType")
+#: what its band is read from: the RiskAssessments' basis and risk (prediction.qualitativeRisk)
+BAND_ELEMENTS = ("basis", "prediction")
+
 
 def confirmed(participants: list[dict] | None) -> bool:
     """The patient participant accepted (other participants' answers do not count)."""
@@ -73,13 +79,29 @@ class Fact:
         return {(c, d, k) for c in self.classes for d, k in self.keys}
 
 
+def same_cells(resource_type: str, previous: dict | None, current: dict | None) -> bool:
+    """Both versions of an Appointment (or of a RiskAssessment, for the band of the ones it names) give the
+    Appointments the same cells: they agree on every element the cells are read from."""
+    if previous is None or current is None:
+        return False
+    if resource_type == "RiskAssessment":
+        return all(previous.get(name) == current.get(name) for name in BAND_ELEMENTS)
+    if any(previous.get(name) != current.get(name) for name in ELEMENTS):
+        return False
+    return current.get("status") != "cancelled" or _updated(previous) == _updated(current)
+
+
+def _updated(content: dict) -> object:
+    return (content.get("meta") or {}).get("lastUpdated")
+
+
 def all_appointments(store: FhirStore) -> Dated:
     """Every Appointment with a start and a status the store's caller may search."""
     return store.dated("Appointment", "date", "status", STATUSES, *EVER)
 
 
 async def facts(rows: Dated) -> dict[str, Fact]:
-    """{Appointment id: Fact} of ``rows``: seven index reads, however many rows."""
+    """{Appointment id: Fact} of ``rows``: three index reads, however many rows."""
     out = {ident: Fact(start, {status}) for ident, start, status in await rows.keyed()}
     if not out:
         return out
@@ -94,24 +116,21 @@ async def facts(rows: Dated) -> dict[str, Fact]:
         if confirmed(participants):
             fact.classes.add(confirmed_class(status))
     label, joins = rows.token_label("service-type")
-    await _add(out, "service", rows.keyed(sa.func.coalesce(label, ""), joins))
+    keys = [("service", sa.func.coalesce(label, ""), joins)]
     actor, joins = rows.reference("actor", ACTOR_TYPES)
-    await _add(out, "actor", rows.keyed(actor, joins))
+    keys.append(("actor", actor, joins))
     band, joins = rows.referrer_code("RiskAssessment", "basis", "risk")
-    await _add(out, "band", rows.keyed(sa.func.coalesce(band, ""), joins))
+    keys.append(("band", sa.func.coalesce(band, ""), joins))
     for dimension, param, system in (
         ("service-line", "service-type", SERVICE_LINE_SYSTEM),
         ("type", "appointment-type", None),
     ):
         code, joins = rows.token(param, system)
-        await _add(out, dimension, rows.keyed(code, joins))
-    return out
-
-
-async def _add(out: dict[str, Fact], dimension: str, rows) -> None:  # type: ignore[no-untyped-def]
-    for ident, _start, _code, key in await rows:
+        keys.append((dimension, code, joins))
+    for ident, dimension, key in await rows.keys(keys):
         if key is not None and (fact := out.get(ident)) is not None:
-            fact.keys.add((dimension, str(key)))
+            fact.keys.add((dimension, key))
+    return out
 
 
 def tally(facts: dict[str, Fact] | list[Fact]) -> dict[Cell, int]:
