@@ -71,6 +71,7 @@ async def book_many(clinic: Clinic, start: datetime) -> None:
                     "id": f"a{i}",
                     "status": "booked",
                     "start": fhir_datetime(start),
+                    "end": fhir_datetime(start + timedelta(minutes=20)),
                     "created": fhir_datetime(start - timedelta(days=10)),
                     "participant": [{"actor": {"reference": f"Patient/p{i}"}, "status": "needs-action"}],
                 }
