@@ -155,6 +155,7 @@ async def test_the_dashboard_reads_the_day_sums_as_it_would_recount(writer: Writ
         "numerator": 1,
         "denominator": 2,
         "value": 0.5,
+        "period": "last 12 weeks",
     }
 
 
