@@ -192,21 +192,21 @@ async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer:
             "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": band}]}}],
         }
 
-    first = await writer.engine.connect()
-    await first.begin()
-    await open_store(first, writer.settings, policy=TESTS).create(assessed("high"))
-    second = asyncio.create_task(writer.write(assessed("low")))
-    async with writer.engine.connect() as watch:  # the second waits on a lock held by the first
-        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db")
-        for _ in range(200):
-            if (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the second recount did not wait for the first")
-    await first.commit()
-    await first.close()
-    await second
+    waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db")
+    async with writer.engine.connect() as first, writer.engine.connect() as watch:
+        await first.begin()
+        await open_store(first, writer.settings, policy=TESTS).create(assessed("high"))
+        second = asyncio.create_task(writer.write(assessed("low")))
+        try:  # the second waits on a lock held by the first (however slow the machine: until it is done)
+            while not second.done():
+                if (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
+                    break
+                await asyncio.sleep(0.05)
+            waited = not second.done()
+        finally:
+            await first.commit()  # never leave the first open: a failing run would hang on it
+        await second
+    assert waited, "the second recount did not wait for the first"
     async with writer.engine.connect() as conn:
         daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
     async with writer.engine.begin() as conn:
