@@ -197,10 +197,11 @@ async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer:
         await first.begin()
         await open_store(first, writer.settings, policy=TESTS).create(assessed("high"))
         second = asyncio.create_task(writer.write(assessed("low")))
-        try:  # the second waits on a lock held by the first (however slow the machine: until it is done)
-            while not second.done():
-                if (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
+        try:  # the second waits on a lock held by the first (however slow the machine: up to two minutes)
+            for _ in range(2400):
+                if second.done() or (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
                     break
+                await watch.rollback()  # pg_stat_activity is read once per transaction: look again in a new one
                 await asyncio.sleep(0.05)
             waited = not second.done()
         finally:
@@ -248,3 +249,15 @@ async def test_a_change_no_cell_is_read_from_recounts_nothing(writer: Writer) ->
     async with writer.engine.begin() as conn:
         await rebuild(conn)
         assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+
+
+async def test_held_rows_take_more_resources_than_a_statement_has_bind_variables(writer: Writer) -> None:
+    """A segment slice holds every visit its search matched: 40,000 ids are more than SQLite's 32,766 bind
+    variables, so they go as literals there (arrays on PostgreSQL), and the visits among them are found."""
+    patient = (await writer.patient())["id"]
+    visit = await writer.write(_visit(patient, "noshow", NOW - timedelta(days=2)))
+    async with writer.engine.connect() as conn:
+        store = FhirStore(conn)
+        (pk,) = (await conn.execute(store.select("Appointment", [("_id", visit["id"])]).pks)).one()
+        held = await all_appointments(store).held([*range(10**9, 10**9 + 40_000), pk])
+        assert list(await facts(held)) == [visit["id"]]

@@ -242,11 +242,17 @@ class Dated:
         """Only the rows of the resources ``pks`` (a few), read once and held as values (``_table``): each read
         that follows starts from these rows, whatever the planner knows of the index tables. During a bulk load
         it knows nothing (no ANALYZE yet), and with ``narrowed`` it chose nested loops that read every row of the
-        type once per row (seconds for each write of a few hundred Appointments)."""
+        type once per row (seconds for each write of a few hundred Appointments). SQLite is given the pks as an
+        IN list of literals (integers: no bind-variable limit), which it reads by index; joined to ``json_each`` it
+        scanned the type's rows once per write (28.9 of 32.6 s of upkeep while seeding 2,000 patients)."""
         if not pks:
             return self.narrowed(())
-        wanted = _table(self.conn.dialect.name, "wanted", [("pk", sa.BigInteger)], [(pk,) for pk in pks])
-        query = sa.select(self.rows).join(wanted, wanted.c.pk == self.rows.c.pk)  # from the pks, by index
+        if self.conn.dialect.name == "postgresql":
+            wanted = _table("postgresql", "wanted", [("pk", sa.BigInteger)], [(pk,) for pk in pks])
+            query = sa.select(self.rows).join(wanted, wanted.c.pk == self.rows.c.pk)  # from the pks, by index
+        else:
+            listed = sa.bindparam("held_pks", [int(pk) for pk in pks], expanding=True, literal_execute=True)
+            query = sa.select(self.rows).where(self.rows.c.pk.in_(listed))
         found = [tuple(row) for row in await self.conn.execute(query)]
         if not found:
             return self.narrowed(())

@@ -45,7 +45,7 @@ async def _cells(
     if key not in cache:
         found = matched(store, "Appointment", s.appointment_params(), segment=segment)
         pks = list((await store.conn.execute(found.pks)).scalars())  # the search runs once, not once per cell
-        rows = store.dated("Appointment", "date", "status", STATUSES, s.start, s.end).narrowed(pks)
+        rows = await store.dated("Appointment", "date", "status", STATUSES, s.start, s.end).held(pks)
         cache[key] = tally(await facts(rows))
     return cache[key], None
 
