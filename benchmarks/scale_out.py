@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.channels.loopback_twilio import LoopbackTwilio
 from tests.channels.support import TWILIO
-from tests.fixtures.servers import free_port, wait_until_up
+from tests.fixtures.servers import free_port, stop_processes, wait_until_up
 
 from fhircrm.clock import fhir_datetime
 from fhircrm.timers.resources import timer_key
@@ -150,18 +149,6 @@ def start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> sub
     )
     log.close()
     return process
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def log_problems(workdir: Path) -> dict[str, int]:
@@ -395,7 +382,7 @@ def run_layout(apis: int, workers: int, args: argparse.Namespace) -> None:
                 f"{len(provider.received)}/{expected} messages arrived"
             )
             time.sleep(args.settle)  # any late duplicate would arrive now
-            stop(processes)
+            stop_processes(*processes)
 
             per_worker = shares(dsn)
             for app in sorted(per_worker):
@@ -418,7 +405,7 @@ def run_layout(apis: int, workers: int, args: argparse.Namespace) -> None:
             print(f"timers (step status): {dict(sorted(timers_by_step(dsn).items()))}")
             print(f"log ERROR lines/tracebacks: {log_problems(workdir)}")
     finally:
-        stop(processes)
+        stop_processes(*processes)
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         print(f"(logs in {workdir})")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from tests.fixtures.cli import FHIRCRM, cli_env
-from tests.fixtures.servers import free_port, wait_until_up
+from tests.fixtures.servers import free_port, stop_processes, wait_until_up
 
 from fhircrm.channels import chat_tokens
 from fhircrm.config import Settings
@@ -54,14 +54,7 @@ def test_a_chat_token_issued_by_one_api_replica_is_accepted_by_another(pg_databa
         assert again.status_code == 200
         assert again.json()["received"] is False
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop_processes(*servers)
     for log in tmp_path.glob("serve-*.log"):
         assert b"Traceback" not in log.read_bytes()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.journeys import Clinic
+from tests.fixtures.servers import stop_processes
 from tests.fixtures.stores import TESTS
 
 from fhircrm.clock import fhir_datetime
@@ -46,17 +46,6 @@ def start_worker(database_url: str, offset: float, log: Path) -> subprocess.Pope
     }
     with log.open("a") as out:
         return subprocess.Popen([sys.executable, "-m", "fhircrm.cli", "worker"], env=env, stdout=out, stderr=out)
-
-
-def stop(*workers: subprocess.Popen) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 async def book_many(clinic: Clinic, start: datetime) -> None:
@@ -145,7 +134,7 @@ async def test_two_workers_send_each_confirmation_and_reminder_exactly_once_acro
     try:
         await wait_until(lambda: _none(pending_events(clinic.engine)), timeout=PLAN_DEADLINE)
     finally:
-        stop(*planners)
+        stop_processes(*planners, timeout=20)
     assert await active_timers(clinic) >= 2 * APPOINTMENTS
     print(f"planned {APPOINTMENTS} bookings in {time.monotonic() - phase:.0f} s")  # shown with -s
     phase = time.monotonic()
@@ -161,7 +150,7 @@ async def test_two_workers_send_each_confirmation_and_reminder_exactly_once_acro
         restarted = start_worker(database_url, offset, tmp_path / "send-1-restarted.log")
         await wait_until(lambda: _none(active_timers(clinic)), timeout=SEND_DEADLINE)
     finally:
-        stop(*(w for w in (first, second, restarted) if w is not None))
+        stop_processes(*(w for w in (first, second, restarted) if w is not None), timeout=20)
 
     print(f"sent their confirmations and reminders in {time.monotonic() - phase:.0f} s, one worker killed")
     step_of = {t["id"]: timer_key(t).split(":")[1] for t in await all_timers(clinic) if timer_key(t)}
