@@ -8,12 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 from tests.fhir.bundles import bundle, post, urn
+from tests.fixtures import factories
+from tests.fixtures.factories import as_reference as ref
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "Okafor"}]}
-
-
-def ref(reference: str) -> dict:
-    return {"reference": reference}
 
 
 def communication(**extra: object) -> dict:
@@ -25,13 +23,7 @@ def observation(**extra: object) -> dict:
 
 
 def appointment(actor: str) -> dict:
-    return {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "start": "2026-12-01T09:00:00Z",
-        "end": "2026-12-01T09:20:00Z",
-        "participant": [{"actor": ref(actor), "status": "accepted"}],
-    }
+    return factories.appointment(start="2026-12-01T09:00:00Z", end="2026-12-01T09:20:00Z", actors=[actor])
 
 
 def medication_request(medication: str) -> dict:

@@ -25,6 +25,20 @@ APPOINTMENT = {
 }
 CONTAINED = {"resourceType": "Patient", "id": "c1", "name": [{"family": SECRET}]}
 QUESTION = {"linkId": "q1", "text": SECRET, "type": "string"}
+CONSENT = {
+    "resourceType": "Consent",
+    "status": "active",
+    "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]},
+    "category": [{"text": SECRET}],
+    "patient": {"reference": "Patient/p1"},
+}
+TASK = {
+    "resourceType": "Task",
+    "status": "requested",
+    "intent": "order",
+    "description": SECRET,
+    "authoredOn": "2026-12-01T10:00:00Z",
+}
 
 # (type, broken, mended, invariant key, element)
 CASES = [
@@ -87,25 +101,8 @@ CASES = [
         "CommunicationRequest",
     ),
     (  # ppc-1: neither a policy nor a policy rule
-        {
-            "resourceType": "Consent",
-            "status": "active",
-            "scope": {
-                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]
-            },
-            "category": [{"text": SECRET}],
-            "patient": {"reference": "Patient/p1"},
-        },
-        {
-            "resourceType": "Consent",
-            "status": "active",
-            "scope": {
-                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]
-            },
-            "category": [{"text": SECRET}],
-            "patient": {"reference": "Patient/p1"},
-            "policyRule": {"text": "opt-in"},
-        },
+        CONSENT,
+        {**CONSENT, "policyRule": {"text": "opt-in"}},
         ("ppc-1",),
         "Consent",
     ),
@@ -150,22 +147,8 @@ CASES = [
         "QuestionnaireResponse.item[0]",
     ),
     (  # inv-1: modified before it was authored
-        {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "description": SECRET,
-            "authoredOn": "2026-12-01T10:00:00Z",
-            "lastModified": "2026-11-30T10:00:00Z",
-        },
-        {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "description": SECRET,
-            "authoredOn": "2026-12-01T10:00:00Z",
-            "lastModified": "2026-12-01T10:05:00Z",
-        },
+        {**TASK, "lastModified": "2026-11-30T10:00:00Z"},
+        {**TASK, "lastModified": "2026-12-01T10:05:00Z"},
         ("inv-1",),
         "Task",
     ),

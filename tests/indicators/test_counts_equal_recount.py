@@ -42,6 +42,25 @@ def _visit(patient: str, status: str, start: datetime, **extra: object) -> dict:
     )
 
 
+def _assessment(patient: str, visit: dict, band: str) -> dict:
+    """A no-show RiskAssessment of ``visit`` in ``band`` (the latest one gives the visit's band)."""
+    return {
+        "resourceType": "RiskAssessment",
+        "status": "final",
+        "subject": {"reference": f"Patient/{patient}"},
+        "basis": [{"reference": f"Appointment/{visit['id']}"}],
+        "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": band}]}}],
+    }
+
+
+async def _day_sums_equal_a_rebuild(writer: Writer) -> None:
+    async with writer.engine.connect() as conn:
+        daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+    async with writer.engine.begin() as conn:
+        await rebuild(conn)
+        assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+
+
 async def _varied(w: Writer) -> None:
     """The dashboard clinic, then every kind of change to it."""
     await _clinic(w)
@@ -64,15 +83,7 @@ async def _varied(w: Writer) -> None:
     gone = await w.write(_visit(patient, "noshow", NOW - timedelta(days=1)))
     await w.run(lambda store: store.delete("Appointment", gone["id"]))
     assessed = await w.write(_visit(patient, "noshow", NOW - timedelta(days=3), **follow_up))
-    risk = await w.write(
-        {
-            "resourceType": "RiskAssessment",
-            "status": "final",
-            "subject": {"reference": f"Patient/{patient}"},
-            "basis": [{"reference": f"Appointment/{assessed['id']}"}],
-            "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": "high"}]}}],
-        }
-    )
+    risk = await w.write(_assessment(patient, assessed, "high"))
     await w.run(lambda store: store.delete("RiskAssessment", risk["id"]))
     # back-dated history in one bundle: visits of the last year, at every hour, in every status
     statuses = ("fulfilled", "noshow", "cancelled", "booked", "arrived", "checked-in", "entered-in-error")
@@ -183,20 +194,11 @@ async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer:
     patient = (await writer.patient())["id"]
     visit = await writer.write(_visit(patient, "booked", NOW + timedelta(days=2)))
 
-    def assessed(band: str) -> dict:
-        return {
-            "resourceType": "RiskAssessment",
-            "status": "final",
-            "subject": {"reference": f"Patient/{patient}"},
-            "basis": [{"reference": f"Appointment/{visit['id']}"}],
-            "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": band}]}}],
-        }
-
     waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = :db")
     async with writer.engine.connect() as first, writer.engine.connect() as watch:
         await first.begin()
-        await open_store(first, writer.settings, policy=TESTS).create(assessed("high"))
-        second = asyncio.create_task(writer.write(assessed("low")))
+        await open_store(first, writer.settings, policy=TESTS).create(_assessment(patient, visit, "high"))
+        second = asyncio.create_task(writer.write(_assessment(patient, visit, "low")))
         try:  # the second waits on a lock held by the first (however slow the machine: up to two minutes)
             for _ in range(2400):
                 if second.done() or (await watch.execute(waiting, {"db": writer.engine.url.database})).scalar():
@@ -208,11 +210,7 @@ async def test_two_transactions_recounting_one_visit_wait_for_each_other(writer:
             await first.commit()  # never leave the first open: a failing run would hang on it
         await second
     assert waited, "the second recount did not wait for the first"
-    async with writer.engine.connect() as conn:
-        daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
-    async with writer.engine.begin() as conn:
-        await rebuild(conn)
-        assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+    await _day_sums_equal_a_rebuild(writer)
 
 
 async def test_a_change_no_cell_is_read_from_recounts_nothing(writer: Writer) -> None:
@@ -220,15 +218,7 @@ async def test_a_change_no_cell_is_read_from_recounts_nothing(writer: Writer) ->
     nor writes the counts; a status change does."""
     patient = (await writer.patient())["id"]
     visit = await writer.write(_visit(patient, "booked", NOW + timedelta(days=2)))
-    risk = await writer.write(
-        {
-            "resourceType": "RiskAssessment",
-            "status": "final",
-            "subject": {"reference": f"Patient/{patient}"},
-            "basis": [{"reference": f"Appointment/{visit['id']}"}],
-            "prediction": [{"qualitativeRisk": {"coding": [{"system": RISK, "code": "high"}]}}],
-        }
-    )
+    risk = await writer.write(_assessment(patient, visit, "high"))
     counts: list[str] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -244,11 +234,7 @@ async def test_a_change_no_cell_is_read_from_recounts_nothing(writer: Writer) ->
         assert counts
     finally:
         sa.event.remove(writer.engine.sync_engine, "before_cursor_execute", seen)
-    async with writer.engine.connect() as conn:
-        daily = {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
-    async with writer.engine.begin() as conn:
-        await rebuild(conn)
-        assert daily == {tuple(r) for r in await conn.execute(sa.select(indicator_daily))}
+    await _day_sums_equal_a_rebuild(writer)
 
 
 async def test_held_rows_take_more_resources_than_a_statement_has_bind_variables(writer: Writer) -> None:

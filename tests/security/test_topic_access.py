@@ -15,30 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.security.conftest import FHIR_BASE, secured_app, seed, token
 from tests.security.roles_clinic import two_sites
 from tests.security.test_audit_events import audit_events
+from tests.subscriptions.test_topics_as_data import FLAG_TOPIC, flag_topic
 
 from fhircrm.fhir.topic_form import TOPIC_CODE
 from fhircrm.smart.access_table import decide
 
-TOPIC = "http://example.org/topics/flag-raised"
-XV = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic."
-
 
 def topic() -> dict:
-    trigger = [
-        {"url": "resource", "valueUri": "http://hl7.org/fhir/StructureDefinition/Flag"},
-        {"url": "supportedInteraction", "valueCode": "create"},
-    ]
-    return {
-        "resourceType": "Basic",
-        "id": "topic-flag",
-        "modifierExtension": [{"url": f"{XV}status", "valueCode": "active"}],
-        "extension": [
-            {"url": f"{XV}url", "valueUri": TOPIC},
-            {"url": f"{XV}title", "valueString": "Flag raised"},
-            {"url": f"{XV}resourceTrigger", "extension": trigger},
-        ],
-        "code": {"coding": [{"system": "http://hl7.org/fhir/fhir-types", "code": "SubscriptionTopic"}]},
-    }
+    return {**flag_topic(), "id": "topic-flag"}
 
 
 def note(basic_id: str, patient: str) -> dict:
@@ -88,7 +72,7 @@ async def test_an_administrator_reads_and_searches_topics_but_no_other_basic(
     async with _clinic(clean_engine, database_url) as client, client(*ADMINISTRATOR) as api:
         read = await api.get("/Basic/topic-flag")
         assert read.status_code == 200, read.text
-        assert read.json()["extension"][0]["valueUri"] == TOPIC
+        assert read.json()["extension"][0]["valueUri"] == FLAG_TOPIC
         assert await _found(api, {"code": TOPIC_CODE}) == {"topic-flag"}
         assert await _found(api) == {"topic-flag"}  # the patients' Basic resources are not the administrator's
         assert await _found(api, {"subject": "Patient/pat-n1"}) == set()
